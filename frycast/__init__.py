@@ -1,0 +1,1 @@
+"""Shared plumbing of frycast: settings, the warehouse connection and the embedded Postgres."""

@@ -1,0 +1,52 @@
+"""Run dbt (in-process, one invocation at a time) against the configured warehouse."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from frycast.db import dbt_env
+from frycast.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    success: bool
+    passed: int
+    failed: int
+    failures: list[str]
+
+
+def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtResult:
+    """``dbt <args>`` with the profile pointed at ``url``; returns what passed and what failed."""
+    from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
+
+    s = settings or get_settings()
+    env = {
+        **dbt_env(url),
+        "FRYCAST_DBT_THREADS": str(s.dbt_threads),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        project = str(s.dbt_project_dir)
+        res = dbtRunner().invoke([*args, "--project-dir", project, "--profiles-dir", project])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    passed, failures = 0, []
+    results = getattr(res.result, "results", None) or []
+    for r in results:
+        status = str(getattr(r, "status", "")).lower()
+        if status in {"success", "pass"}:
+            passed += 1
+        elif status in {"error", "fail", "runtime error"}:
+            failures.append(f"{r.node.unique_id}: {status}: {(r.message or '').strip()[:300]}")
+    if res.exception is not None:
+        failures.append(f"dbt raised: {res.exception}")
+    return DbtResult(res.success and not failures, passed, len(failures), failures)

@@ -1,0 +1,92 @@
+-- Landing tables. Loaders validate every row in Python and COPY the good ones here; rejected rows
+-- are kept in raw.rejected_rows with the reason. Nothing downstream reads raw.* except dbt sources.
+
+create table if not exists raw.load_batches (
+    batch_id      bigint generated always as identity primary key,
+    source        text        not null,   -- 'synthetic', 'daily_csv', 'orders_csv'
+    file_name     text,
+    file_sha256   text,                   -- content hash: importing the same file twice adds nothing
+    params        jsonb       not null default '{}'::jsonb,
+    status        text        not null default 'running'
+                  check (status in ('running', 'loaded', 'failed')),
+    rows_read     bigint      not null default 0,
+    rows_loaded   bigint      not null default 0,
+    rows_rejected bigint      not null default 0,
+    message       text,
+    started_at    timestamptz not null default now(),
+    finished_at   timestamptz
+);
+create unique index if not exists load_batches_file_once
+    on raw.load_batches (source, file_sha256, params) where status = 'loaded' and file_sha256 is not null;
+
+create table if not exists raw.rejected_rows (
+    batch_id bigint  not null references raw.load_batches (batch_id) on delete cascade,
+    line_no  bigint  not null,            -- physical line in the file (header is line 1)
+    "column" text,                        -- null when the whole line is bad
+    reason   text    not null,
+    payload  text                         -- the raw line as read
+);
+create index if not exists rejected_rows_batch on raw.rejected_rows (batch_id);
+
+create table if not exists raw.restaurants (
+    restaurant_id text primary key,
+    name          text not null,
+    region        text not null,
+    city          text,
+    format        text,                   -- 'drive-thru', 'high-street', 'mall', 'transit', 'takeaway'
+    opened_on     date not null,
+    closed_on     date,
+    batch_id      bigint references raw.load_batches (batch_id) on delete cascade
+);
+
+create table if not exists raw.skus (
+    sku_id          text primary key,
+    name            text not null,
+    product_group   text not null,
+    list_price      numeric(10, 2),
+    launched_on     date,
+    discontinued_on date,
+    batch_id        bigint references raw.load_batches (batch_id) on delete cascade
+);
+
+-- No primary key on purpose: a corrected file for the same days lands as a new batch, and
+-- staging keeps the latest batch per (restaurant, SKU, day). Loaders reject duplicates within a file.
+create table if not exists raw.daily_sales (
+    restaurant_id text          not null,
+    sku_id        text          not null,
+    sale_date     date          not null,
+    units         integer       not null,
+    net_sales     numeric(12, 2),
+    unit_price    numeric(10, 2),
+    on_promo      boolean       not null default false,
+    batch_id      bigint        not null
+);
+create index if not exists daily_sales_batch on raw.daily_sales (batch_id);
+
+create table if not exists raw.holidays (
+    holiday_date date not null,
+    name         text not null,
+    region       text not null,           -- a chain region; every region has its own calendar rows
+    primary key (holiday_date, region, name)
+);
+
+-- Temporary restaurant closures (refits, incidents): days in these ranges are closed, not zero.
+create table if not exists raw.restaurant_closures (
+    restaurant_id text not null,
+    closed_from   date not null,
+    closed_to     date not null,
+    reason        text not null,
+    batch_id      bigint references raw.load_batches (batch_id) on delete cascade,
+    primary key (restaurant_id, closed_from)
+);
+
+-- Planned promotions: known ahead of time, so they are usable as forecast-time features.
+create table if not exists raw.promotions (
+    promo_id      text primary key,
+    restaurant_id text,                   -- null: chain-wide
+    sku_id        text not null,
+    starts_on     date not null,
+    ends_on       date not null,
+    discount_pct  numeric(5, 2) not null,
+    batch_id      bigint references raw.load_batches (batch_id) on delete cascade
+);
