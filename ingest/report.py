@@ -1,0 +1,60 @@
+"""What an import did, and where its rejected lines went."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+
+from ingest.copy import copy_frames
+from ingest.csvfile import CsvFile, Rejection
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    batch_id: int
+    lines_read: int
+    rows_loaded: int
+    rejected: list[Rejection] = field(default_factory=list)
+    skipped_as_duplicate_of: int | None = None
+
+    @classmethod
+    def skipped(cls, csv: CsvFile, prior_batch: int) -> ImportReport:
+        return cls(csv.path, prior_batch, csv.lines_read, 0, [], prior_batch)
+
+    def summary(self, examples: int = 10) -> str:
+        if self.skipped_as_duplicate_of is not None:
+            return (
+                f"{self.path}: already loaded as batch {self.skipped_as_duplicate_of}; "
+                "nothing added"
+            )
+        lines = [
+            f"{self.path}: batch {self.batch_id}: {self.lines_read} lines read, "
+            f"{self.rows_loaded} rows loaded, {len(self.rejected)} rejected"
+        ]
+        if self.rejected:
+            kinds = Counter(r.reason.split(" ")[0] + " …" for r in self.rejected)
+            lines.append("  rejected by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.items()))
+            for r in self.rejected[:examples]:
+                col = f", column {r.column!r}" if r.column else ""
+                lines.append(f"  {self.path}, line {r.line_no}{col}: {r.reason}")
+            if len(self.rejected) > examples:
+                lines.append(
+                    f"  … {len(self.rejected) - examples} more: select * from "
+                    f"raw.rejected_rows where batch_id = {self.batch_id}"
+                )
+        return "\n".join(lines)
+
+
+def write_rejections(conn: psycopg.Connection, batch_id: int, rejected: list[Rejection]) -> None:
+    if not rejected:
+        return
+    df = pd.DataFrame(
+        [(batch_id, r.line_no, r.column, r.reason, r.payload) for r in rejected],
+        columns=["batch_id", "line_no", "column", "reason", "payload"],
+    ).sort_values("line_no")
+    copy_frames(conn, "raw.rejected_rows", list(df.columns), [df])

@@ -1,0 +1,119 @@
+"""Importing point-of-sale order lines: the real London takeaway export and bad input."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ingest.csvfile import InputFileError
+from ingest.orders import OrderColumns, Restaurant, import_orders
+from tests.conftest import query, scalar
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "imports"
+LONDON = Path(__file__).parents[2].parent / "shared" / "data" / "london_takeaway"
+TAKEAWAY = Restaurant("London Takeaway", region="London", city="London")
+
+
+@pytest.fixture(scope="module")
+def london(module_warehouse: str):
+    # GIVEN the real export of a London takeaway (74,818 order lines, 248 menu items)
+    report = import_orders(
+        module_warehouse,
+        LONDON / "restaurant-1-orders.csv",
+        TAKEAWAY,
+        prices=LONDON / "restaurant-1-products-price.csv",
+    )
+    return module_warehouse, report
+
+
+def test_london_import_registers_the_restaurant_and_its_248_items(london):
+    url, report = london
+    assert report.lines_read == 74_818
+    assert query(
+        url, "select restaurant_id, region, city, format, opened_on from raw.restaurants"
+    ) == [("london-takeaway", "London", "London", "takeaway", date(2015, 9, 1))]
+    assert scalar(url, "select count(*) from raw.skus") == 248
+    assert scalar(url, "select count(distinct sku_id) from raw.daily_sales") == 248
+    # list prices come from the price file
+    assert scalar(url, "select list_price from raw.skus where name = 'Plain Papadum'") == Decimal(
+        "0.80"
+    )
+
+
+def test_london_units_match_the_file_less_its_exact_duplicate_lines(london):
+    url, report = london
+    orders = pd.read_csv(LONDON / "restaurant-1-orders.csv")
+    dupes = orders.duplicated()
+    assert len(report.rejected) == int(dupes.sum()) == 97
+    assert {r.reason.split(" of line")[0] for r in report.rejected} == {"duplicate"}
+    assert (
+        scalar(url, "select sum(units) from raw.daily_sales")
+        == orders.loc[~dupes, "Quantity"].sum()
+    )
+    assert scalar(url, "select rows_rejected from raw.load_batches") == 97
+
+
+def test_london_dates_are_read_day_first(london):
+    url, _ = london
+    # '03/08/2019 20:25' is the 3rd of August; the export ends that day
+    assert query(url, "select min(sale_date), max(sale_date) from raw.daily_sales") == [
+        (date(2015, 9, 1), date(2019, 8, 3))
+    ]
+    # month-first would turn '12/07/2019' into 7 December 2019, after the export ends
+    assert scalar(url, "select count(*) from raw.daily_sales where sale_date = '2019-08-03'") > 0
+    assert scalar(url, "select count(*) from raw.daily_sales where sale_date > '2019-08-03'") == 0
+
+
+def test_bad_order_lines_are_kept_with_reasons(blank_warehouse):
+    report = import_orders(blank_warehouse, FIXTURES / "orders_bad.csv", Restaurant("Test Grill"))
+    got = {r.line_no: (r.column, r.reason) for r in report.rejected}
+    assert got == {
+        4: (None, "duplicate of line 3"),
+        5: ("Quantity", "negative quantity -1"),
+        6: (
+            "OrderDate",
+            "unparseable date '2019-07-32' (expected day-first, e.g. 03/08/2019 20:25)",
+        ),
+        7: ("Quantity", "non-numeric quantity 'x'"),
+    }
+    rows = query(
+        blank_warehouse,
+        "select sku_id, sale_date, units, net_sales from raw.daily_sales "
+        "order by sale_date, sku_id",
+    )
+    assert [(s, d, u) for s, d, u, _ in rows] == [
+        ("pilau-rice", date(2019, 7, 12), 1),  # 12/07 is the 12th of July
+        ("pilau-rice", date(2019, 7, 30), 2),
+        ("garlic-naan", date(2019, 8, 3), 1),
+        ("plain-papadum", date(2019, 8, 3), 2),
+    ]
+    assert float(rows[1][3]) == pytest.approx(5.90)
+    assert scalar(blank_warehouse, "select count(*) from raw.rejected_rows") == 4
+
+
+def test_column_mapping_and_month_first(blank_warehouse, tmp_path):
+    f = tmp_path / "us.csv"
+    f.write_text("ticket,when,product,qty\n1,07/12/2019,Taco,3\n2,07/12/2019,Taco,1\n")
+    cols = OrderColumns(order="ticket", date="when", item="product", quantity="qty", price=None)
+    report = import_orders(
+        blank_warehouse, f, Restaurant("Austin Tacos"), columns=cols, dayfirst=False
+    )
+    assert report.rows_loaded == 1
+    assert query(blank_warehouse, "select sku_id, sale_date, units from raw.daily_sales") == [
+        ("taco", date(2019, 7, 12), 4)
+    ]
+
+
+def test_missing_mapped_column_fails_with_its_name(blank_warehouse):
+    with pytest.raises(InputFileError, match=r"line 1, column 'Qty': missing column\(s\) Qty"):
+        import_orders(
+            blank_warehouse,
+            FIXTURES / "orders_bad.csv",
+            Restaurant("X"),
+            columns=OrderColumns(quantity="Qty"),
+        )
+    assert scalar(blank_warehouse, "select count(*) from raw.daily_sales") == 0

@@ -1,0 +1,35 @@
+"""The embedded warehouse a new user gets when DATABASE_URL is unset (pgserver binaries)."""
+
+from __future__ import annotations
+
+import socket
+
+import psycopg
+
+from frycast.db import apply_infra
+from frycast.embedded import EmbeddedWarehouse
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_embedded_warehouse_starts_serves_and_stops(tmp_path):
+    wh = EmbeddedWarehouse(tmp_path / "wh", _free_port(), "frycast")
+    try:
+        url = wh.up()
+        assert wh.is_running()
+        assert url == f"postgresql://postgres@127.0.0.1:{wh.port}/frycast"
+        assert wh.up() == url  # reuse, not a second server
+        apply_infra(url)
+        with psycopg.connect(url) as conn:
+            version = conn.execute("show server_version_num").fetchone()[0]
+            schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+        assert int(version) >= 150000
+        assert {"raw", "staging", "intermediate", "features", "marts", "forecast"} <= schemas
+    finally:
+        assert wh.down() is True
+    assert not wh.is_running()
+    assert wh.down() is False
