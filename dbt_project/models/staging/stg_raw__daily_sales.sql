@@ -1,0 +1,38 @@
+{{ config(
+    materialized='table',
+    indexes=[{'columns': ['restaurant_id', 'sku_id', 'sale_date'], 'unique': true}],
+) }}
+
+with
+
+source as (
+    select * from {{ source('raw', 'daily_sales') }}
+),
+
+loaded_batches as (
+    select batch_id from {{ source('raw', 'load_batches') }}
+    where status = 'loaded'
+),
+
+-- A corrected file for the same days lands as a later batch: the latest loaded batch wins.
+latest as (
+    select distinct on (source.restaurant_id, source.sku_id, source.sale_date) source.*
+    from source
+    inner join loaded_batches on source.batch_id = loaded_batches.batch_id
+    order by source.restaurant_id asc, source.sku_id asc, source.sale_date asc, source.batch_id desc
+),
+
+renamed as (
+    select
+        restaurant_id,
+        sku_id,
+        sale_date,
+        units,
+        net_sales::numeric(12, 2) as net_sales,
+        unit_price::numeric(10, 2) as unit_price,
+        on_promo,
+        batch_id
+    from latest
+)
+
+select * from renamed

@@ -1,0 +1,12 @@
+-- Closed is not zero: closed days carry null units and a reason, open days carry a number.
+select
+    restaurant_id,
+    sku_id,
+    sale_date,
+    is_closed,
+    units,
+    closure_reason
+from {{ ref('fct_daily_sales') }}
+where
+    (is_closed and (units is not null or closure_reason is null))
+    or (not is_closed and units is null)

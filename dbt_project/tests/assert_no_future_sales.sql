@@ -1,0 +1,7 @@
+-- Sales can only be reported for days that have happened.
+select
+    restaurant_id,
+    sku_id,
+    sale_date
+from {{ ref('fct_daily_sales') }}
+where sale_date > current_date

@@ -1,0 +1,195 @@
+"""dbt build on real data in real Postgres: every model and dbt test, then the numbers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from frycast.dbt import run_dbt
+from ingest.daily import import_daily
+from ingest.generator import ChainSpec
+from ingest.orders import Restaurant, import_orders
+from ingest.seed import seed
+from tests.conftest import query, scalar
+from tests.ingest.test_import_orders import LONDON
+
+SPEC = ChainSpec(restaurants=5, skus=12, days=500, start=date(2024, 8, 19), seed=11)
+HAND = Path(__file__).parents[1] / "fixtures" / "dbt"
+
+
+@pytest.fixture(scope="module")
+def built(module_warehouse: str) -> str:
+    # GIVEN a synthetic chain, the real London takeaway export and a small hand-worked file:
+    # restaurant HAND sells A on 1-4 and 7-11 March, B on 1, 3 and 9 March; nothing at all on 5-6.
+    seed(module_warehouse, SPEC)
+    import_orders(
+        module_warehouse,
+        LONDON / "restaurant-1-orders.csv",
+        Restaurant("London Takeaway", "London", "London"),
+        prices=LONDON / "restaurant-1-products-price.csv",
+    )
+    import_daily(module_warehouse, HAND / "hand_days.csv", register_new=True)
+    # WHEN dbt builds everything
+    result = run_dbt(["build", "--full-refresh"], module_warehouse)
+    # THEN every model builds and every dbt test passes
+    assert result.success, "\n".join(result.failures)
+    assert result.passed > 80
+    return module_warehouse
+
+
+def _hand(url: str, sku: str, columns: str = "units") -> dict[date, tuple]:
+    rows = query(
+        url,
+        f"select sale_date, {columns} from marts.fct_daily_sales "
+        "where restaurant_id = 'HAND' and sku_id = %s order by sale_date",
+        (sku,),
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_spine_zero_fills_open_days_and_flags_closed_days(built):
+    a = _hand(built, "HAND-A", "units, is_closed, closure_reason, is_zero_filled")
+    b = _hand(built, "HAND-B", "units, is_closed, is_zero_filled")
+    march = lambda d: date(2024, 3, d)  # noqa: E731
+    # A: every day 1-11; 5-6 March nobody sold anything, so the restaurant counts as closed
+    assert list(a) == [march(d) for d in range(1, 12)]
+    assert a[march(3)] == (0, False, None, True)  # B sold that day: open, A sold nothing
+    assert a[march(5)] == (None, True, "no sales recorded", False)
+    assert a[march(6)] == (None, True, "no sales recorded", False)
+    assert a[march(4)] == (3, False, None, False)
+    # B: from its first sale to the restaurant's last day (11 March), zero where A alone sold
+    assert list(b) == [march(d) for d in range(1, 12)]
+    assert [b[march(d)][0] for d in range(1, 12)] == [1, 0, 2, 0, None, None, 0, 0, 1, 0, 0]
+
+
+def test_price_is_carried_forward_and_promo_kept(built):
+    a = _hand(built, "HAND-A", "unit_price, on_promo")
+    assert float(a[date(2024, 3, 3)][0]) == 2.00  # zero day: last price seen
+    assert a[date(2024, 3, 4)] == (pytest.approx(2.50), True)
+    assert float(a[date(2024, 3, 6)][0]) == 2.50
+
+
+def test_lags_and_rolling_windows_look_back_only(built):
+    rows = query(
+        built,
+        "select sale_date, units, units_lag_7, units_mean_7, units_std_7 "
+        "from features.feat_daily_sales where restaurant_id = 'HAND' and sku_id = 'HAND-A' "
+        "order by sale_date",
+    )
+    by_day = {r[0].day: r[1:] for r in rows}
+    assert by_day[8][1] == 5  # 8 March: lag 7 = 1 March
+    assert by_day[11][1] == 3  # 11 March: lag 7 = 4 March
+    assert by_day[1][2] is None  # nothing before the first day
+    # 8 March: the 7 days before are 1-7 March = 5, 4, 0, 3, closed, closed, 6
+    assert by_day[8][2] == pytest.approx((5 + 4 + 0 + 3 + 6) / 5)
+    assert by_day[8][3] == pytest.approx(2.3021728866442674)
+
+
+def test_synthetic_christmas_is_closed_not_zero(built):
+    rows = query(
+        built,
+        "select distinct is_closed, closure_reason, units from marts.fct_daily_sales "
+        "where sale_date = '2024-12-25' and restaurant_id like 'R%%'",
+    )
+    assert rows == [(True, "christmas", None)]
+
+
+def test_london_spine_stops_at_its_own_last_day(built):
+    first, last, items = query(
+        built,
+        "select min(sale_date), max(sale_date), count(distinct sku_id) "
+        "from marts.fct_daily_sales f join marts.dim_restaurant r using (restaurant_id) "
+        "where r.restaurant_name = 'London Takeaway'",
+    )[0]
+    assert (first, last, items) == (date(2015, 9, 1), date(2019, 8, 3), 248)
+    # days without a single order are closed (missing), not 248 zeros
+    closed = scalar(
+        built,
+        "select count(distinct sale_date) from marts.fct_daily_sales f "
+        "join marts.dim_restaurant r using (restaurant_id) "
+        "where r.restaurant_name = 'London Takeaway' and f.is_closed",
+    )
+    assert closed == 226
+    units = scalar(
+        built,
+        "select sum(units) from marts.fct_daily_sales f join marts.dim_restaurant r "
+        "using (restaurant_id) where r.restaurant_name = 'London Takeaway'",
+    )
+    raw_units = scalar(
+        built,
+        "select sum(units) from raw.daily_sales d join raw.restaurants r using (restaurant_id) "
+        "where r.name = 'London Takeaway'",
+    )
+    assert units == raw_units > 0
+
+
+def test_calendar_covers_the_forecast_horizon_with_region_holidays(built):
+    last_sale = scalar(built, "select max(sale_date) from marts.fct_daily_sales")
+    last_day = scalar(built, "select max(date_day) from marts.dim_date")
+    assert last_day == last_sale + timedelta(days=400)
+    # Boxing Day 2026 (a forecast day) is a holiday in every region with restaurants
+    rows = query(
+        built,
+        "select region, is_holiday, days_to_next_holiday from features.feat_calendar "
+        "where date_day = '2026-12-26' order by region",
+    )
+    assert rows and all(r[1] and r[2] == 0 for r in rows)
+    # St Andrew's Day is Scottish only
+    assert query(built, "select region from raw.holidays where holiday_date = '2025-12-01'") == [
+        ("Scotland",)
+    ]
+    elsewhere = query(
+        built,
+        "select bool_or(is_holiday) from features.feat_calendar "
+        "where date_day = '2025-12-01' and region <> 'Scotland'",
+    )
+    assert elsewhere == [(False,)]
+
+
+def test_marts_are_readable_by_the_reader_role_only_for_reading(built):
+    for table in ("fct_daily_sales", "dim_restaurant", "dim_sku", "dim_date"):
+        assert scalar(
+            built, "select has_table_privilege('frycast_reader', %s, 'select')", (f"marts.{table}",)
+        )
+        assert not scalar(
+            built, "select has_table_privilege('frycast_reader', %s, 'insert')", (f"marts.{table}",)
+        )
+
+
+def _features(url: str) -> list[tuple]:
+    """Every feature value (not the batch bookkeeping column, which differs by design)."""
+    columns = [
+        c
+        for (c,) in query(
+            url,
+            "select column_name from information_schema.columns where table_schema = 'features'"
+            " and table_name = 'feat_daily_sales' and column_name <> 'built_through_batch_id'"
+            " order by ordinal_position",
+        )
+    ]
+    return query(
+        url, f"select {', '.join(columns)} from features.feat_daily_sales order by 1, 2, 3"
+    )
+
+
+def test_incremental_features_match_a_full_rebuild(built):
+    # GIVEN a correction of 2 March and a new day, loaded as a later batch
+    import_daily(built, HAND / "hand_days_correction.csv")
+    # WHEN dbt builds incrementally
+    assert run_dbt(["build", "--select", "+feat_daily_sales"], built).success
+    incremental = _features(built)
+    # only restaurant HAND was rebuilt; the others kept the rows of the first build
+    rebuilt = query(
+        built,
+        "select distinct restaurant_id from features.feat_daily_sales "
+        "where built_through_batch_id = (select max(batch_id) from raw.load_batches)",
+    )
+    assert rebuilt == [("HAND",)]
+    # THEN the latest batch wins, and the features equal a full rebuild's
+    assert _hand(built, "HAND-A")[date(2024, 3, 2)] == (40,)
+    assert _hand(built, "HAND-A")[date(2024, 3, 12)] == (11,)
+    assert run_dbt(["run", "--select", "feat_daily_sales", "--full-refresh"], built).success
+    full = _features(built)
+    assert incremental == full
