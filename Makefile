@@ -1,0 +1,64 @@
+# frycast — the commands a user and CI run. Everything goes through uv and the locked environment.
+SHELL := /bin/bash
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+UV ?= uv
+RUN := $(UV) run --frozen
+TIER ?= demo
+LONDON := ../shared/data/london_takeaway
+
+.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs bench-load
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup:  ## install the locked environment (.venv) with uv
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+warehouse: setup  ## start the warehouse (embedded unless DATABASE_URL is set) and print its URL
+	$(RUN) frycast warehouse up
+
+warehouse-down:  ## stop the embedded warehouse
+	$(RUN) frycast warehouse down
+
+seed: setup  ## generate and load a synthetic chain: make seed TIER=demo|medium|chain
+	$(RUN) frycast seed --tier $(TIER)
+
+import-london: setup  ## import the real London takeaway order export
+	$(RUN) frycast import orders $(LONDON)/restaurant-1-orders.csv \
+	  --restaurant "London Takeaway" --region London --city London \
+	  --prices $(LONDON)/restaurant-1-products-price.csv
+
+build: setup  ## dbt build: staging, intermediate, features, marts and all dbt tests
+	$(RUN) frycast build
+
+demo: setup  ## set up, start the warehouse, seed the demo tier, import London, build, summarise
+	$(RUN) frycast warehouse up
+	$(RUN) frycast seed --tier demo
+	@if [ -d $(LONDON) ]; then $(MAKE) --no-print-directory import-london; fi
+	$(RUN) frycast build
+	$(RUN) frycast summary
+	@echo
+	@echo "Where to look:"
+	@echo "  SQL:       psql \"$$($(RUN) frycast warehouse up)\" -c 'select * from marts.fct_daily_sales limit 10'"
+	@echo "  dbt docs:  make docs   (http://127.0.0.1:8080)"
+
+test: setup  ## the test suite (real PostgreSQL: DATABASE_URL's server, or the embedded one)
+	$(RUN) pytest -q
+
+lint:  ## ruff (format + check), sqlfluff on the dbt models, dbt parse
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) sqlfluff lint dbt_project
+	$(RUN) dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
+
+format:  ## apply ruff formatting and fixes
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+docs: setup  ## generate and serve the dbt docs site on http://127.0.0.1:8080
+	$(RUN) frycast docs --port 8080
+
+bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow; not in CI)
+	$(RUN) frycast bench-load --tier medium --tier chain

@@ -1,0 +1,271 @@
+"""The `frycast` command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from frycast.db import apply_infra, database_url, dbt_env, embedded_warehouse
+from frycast.settings import get_settings
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+app = typer.Typer(
+    help="frycast: daily sales forecasts for every restaurant × menu item.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+warehouse_app = typer.Typer(
+    help="The embedded PostgreSQL warehouse (used when DATABASE_URL is unset).",
+    no_args_is_help=True,
+)
+import_app = typer.Typer(help="Import real sales data into raw.*.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(import_app, name="import")
+
+
+def _url() -> str:
+    """The warehouse URL, with schemas and raw tables in place."""
+    url = database_url()
+    apply_infra(url)
+    return url
+
+
+@warehouse_app.command("up")
+def warehouse_up() -> None:
+    """Start the warehouse (embedded unless DATABASE_URL is set), create schemas; print its URL."""
+    typer.echo(_url())
+
+
+@warehouse_app.command("down")
+def warehouse_down() -> None:
+    """Stop the embedded warehouse."""
+    if get_settings().database_url:
+        typer.echo("DATABASE_URL is set: frycast does not manage that server.")
+        return
+    stopped = embedded_warehouse().down()
+    typer.echo("stopped" if stopped else "not running")
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """Say which warehouse is configured and whether it is up."""
+    s = get_settings()
+    if s.database_url:
+        typer.echo(f"external (DATABASE_URL): {s.database_url}")
+        return
+    wh = embedded_warehouse(s)
+    state = "running" if wh.is_running() else "stopped"
+    typer.echo(f"embedded, {state}: {wh.url} (data in {wh.pgdata})")
+
+
+@warehouse_app.command("env")
+def warehouse_env() -> None:
+    """Print the exports dbt's profile reads: eval "$(frycast warehouse env)"; dbt ..."""
+    for key, value in dbt_env(_url()).items():
+        typer.echo(f"export {key}={value!r}")
+
+
+@warehouse_app.command("init")
+def warehouse_init() -> None:
+    """Apply infra/sql (roles, schemas, raw tables); idempotent."""
+    url = database_url()
+    typer.echo("applied " + ", ".join(apply_infra(url)))
+
+
+@app.command()
+def seed(
+    tier: Annotated[str, typer.Option(help="demo | medium | chain")] = "demo",
+    restaurants: Annotated[int | None, typer.Option(help="override the tier's restaurants")] = None,
+    skus: Annotated[int | None, typer.Option(help="override the tier's SKUs")] = None,
+    days: Annotated[int | None, typer.Option(help="override the tier's days")] = None,
+    start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD")] = None,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same data")] = 42,
+) -> None:
+    """Generate a synthetic chain and load it into raw.* (replacing earlier synthetic data)."""
+    from ingest.generator import TIERS, ChainSpec
+    from ingest.seed import seed as run_seed
+
+    if tier not in TIERS:
+        raise typer.BadParameter(f"choose one of {', '.join(TIERS)}", param_hint="--tier")
+    spec = ChainSpec.for_tier(tier, seed, date.fromisoformat(start) if start else None)
+    spec = ChainSpec(
+        restaurants or spec.restaurants, skus or spec.skus, days or spec.days, spec.start, seed
+    )
+    report = run_seed(_url(), spec)
+    typer.echo(
+        f"seeded batch {report.batch_id}: {report.restaurants} restaurants × {report.skus} SKUs, "
+        f"{spec.start} … {spec.end}, {report.sales_rows:,} sales rows in {report.seconds:.1f} s "
+        f"({report.rows_per_second:,.0f} rows/s)"
+    )
+
+
+def _finish_import(report, strict: bool) -> None:
+    typer.echo(report.summary(), err=bool(report.rejected))
+    if report.rejected and strict:
+        raise typer.Exit(1)  # good rows are loaded; the exit code tells scripts some were not
+
+
+_STRICT = typer.Option(help="exit 1 when any line was rejected (good lines still load)")
+
+
+@import_app.command("daily")
+def import_daily_cmd(
+    file: Path,
+    register_new: Annotated[
+        bool, typer.Option(help="add unknown restaurant/SKU ids with placeholder attributes")
+    ] = False,
+    encoding: str = "utf-8",
+    strict: Annotated[bool, _STRICT] = False,
+) -> None:
+    """Import a CSV with the contract's daily columns: restaurant_id, sku_id, sale_date, units
+    [, net_sales, unit_price, on_promo]. Exit 2 if the file as a whole cannot be loaded."""
+    from ingest.csvfile import InputFileError
+    from ingest.daily import import_daily
+
+    try:
+        _finish_import(
+            import_daily(_url(), file, register_new=register_new, encoding=encoding), strict
+        )
+    except InputFileError as exc:
+        _fail(exc)
+
+
+@import_app.command("orders")
+def import_orders_cmd(
+    file: Path,
+    restaurant: Annotated[str, typer.Option(help="restaurant name (its id is the slug)")],
+    region: str = "Unassigned",
+    city: str | None = None,
+    fmt: Annotated[str, typer.Option("--format", help="restaurant format")] = "takeaway",
+    order_col: str = "OrderNumber",
+    date_col: str = "OrderDate",
+    item_col: str = "ItemName",
+    qty_col: str = "Quantity",
+    price_col: Annotated[str, typer.Option(help="unit price column; '' for none")] = "ProductPrice",
+    dayfirst: Annotated[bool, typer.Option("--dayfirst/--monthfirst")] = True,
+    date_format: Annotated[
+        str | None, typer.Option(help="strptime format, e.g. %d/%m/%Y %H:%M")
+    ] = None,
+    prices: Annotated[Path | None, typer.Option(help="CSV: Item Name, Product Price")] = None,
+    product_groups: Annotated[Path | None, typer.Option(help="CSV: item, product_group")] = None,
+    encoding: str = "utf-8",
+    strict: Annotated[bool, _STRICT] = False,
+) -> None:
+    """Import point-of-sale order lines, aggregated to restaurant × SKU × day."""
+    from ingest.csvfile import InputFileError
+    from ingest.orders import OrderColumns, Restaurant, import_orders
+
+    cols = OrderColumns(order_col, date_col, item_col, qty_col, price_col or None)
+    try:
+        _finish_import(
+            import_orders(
+                _url(),
+                file,
+                Restaurant(restaurant, region, city, fmt),
+                columns=cols,
+                dayfirst=dayfirst,
+                date_format=date_format,
+                prices=prices,
+                product_groups=product_groups,
+                encoding=encoding,
+            ),
+            strict,
+        )
+    except InputFileError as exc:
+        _fail(exc)
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}\n(nothing from this file was loaded; see raw.load_batches)", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def build(
+    select: Annotated[str | None, typer.Option(help="dbt selector, e.g. tag:nightly")] = None,
+    full_refresh: bool = False,
+) -> None:
+    """dbt build: staging, intermediate, features and marts, with every dbt test."""
+    from frycast.dbt import run_dbt
+
+    args = ["build"] + (["--select", select] if select else [])
+    args += ["--full-refresh"] if full_refresh else []
+    result = run_dbt(args, _url())
+    typer.echo(f"dbt build: {result.passed} passed, {result.failed} failed")
+    for f in result.failures:
+        typer.echo("  " + f, err=True)
+    if not result.success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def docs(
+    serve: Annotated[bool, typer.Option(help="serve the site after generating it")] = True,
+    port: int = 8080,
+) -> None:
+    """Generate the dbt docs site (lineage, column docs) and serve it."""
+    from frycast.dbt import run_dbt
+
+    url = _url()
+    result = run_dbt(["docs", "generate"], url)
+    if not result.success:
+        typer.echo("\n".join(result.failures), err=True)
+        raise typer.Exit(1)
+    target = get_settings().dbt_project_dir / "target"
+    typer.echo(f"docs generated in {target}")
+    if serve:
+        typer.echo(f"serving on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(target),
+            ],
+            check=False,
+        )
+
+
+@app.command()
+def summary() -> None:
+    """Row counts of every warehouse table, by schema."""
+    from frycast.inventory import table_counts
+
+    url = _url()
+    typer.echo(f"warehouse: {url}")
+    for schema, table, rows in table_counts(url):
+        typer.echo(f"  {schema + '.' + table:<45} {rows:>12,}")
+
+
+@app.command("bench-load")
+def bench_load(
+    tier: Annotated[list[str], typer.Option(help="tiers to run (repeatable)")] = ["medium"],  # noqa: B006
+    dbt: Annotated[bool, typer.Option(help="also time a full dbt build")] = True,
+) -> None:
+    """Benchmark generate + load against plain COPY of the same rows, and the dbt build time.
+
+    Runs in a separate database (frycast_bench) on the configured server."""
+    from ingest import bench_load as bench
+
+    results = []
+    for t in tier:
+        r = bench.run(t, database_url(), with_dbt=dbt)
+        typer.echo(f"{t}: written to {bench.write(r)}")
+        results.append(r)
+    typer.echo(bench.format_table(results))
+
+
+if __name__ == "__main__":
+    app()
