@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import time
 import warnings
@@ -68,6 +69,12 @@ class EmbeddedWarehouse:
                 self,
             )
         if not self.is_running():
+            if _port_in_use(self.port):
+                raise RuntimeError(
+                    f"embedded Postgres: port {self.port} on 127.0.0.1 is taken by another server "
+                    "(another checkout's embedded warehouse, or a system PostgreSQL). Stop it, set "
+                    "FRYCAST_EMBEDDED_PORT to a free port, or set DATABASE_URL to use that server."
+                )
             _prepare_ownership(self)
             options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}"
             _run(
@@ -120,6 +127,11 @@ class EmbeddedWarehouse:
             time.sleep(0.5)
         if found.stdout.strip() != "1":
             _run([*psql, f'create database "{self.database}"'], self)
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _as_root() -> bool:

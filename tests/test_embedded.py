@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import psycopg
+import pytest
 
 from frycast.db import apply_infra
 from frycast.embedded import EmbeddedWarehouse
@@ -33,3 +34,15 @@ def test_embedded_warehouse_starts_serves_and_stops(tmp_path):
         assert wh.down() is True
     assert not wh.is_running()
     assert wh.down() is False
+
+
+def test_a_port_taken_by_another_server_is_named_not_a_log_to_dig_in(tmp_path):
+    # GIVEN something (say, another checkout's warehouse) already listening on the port
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        wh = EmbeddedWarehouse(tmp_path / "wh", other.getsockname()[1], "frycast")
+        # WHEN the embedded warehouse starts THEN the error says what to do
+        with pytest.raises(RuntimeError, match="FRYCAST_EMBEDDED_PORT"):
+            wh.up()
+    assert not wh.is_running()
