@@ -1,38 +1,37 @@
--- Lags and rolling means are computed from earlier days only: recompute them by date arithmetic.
+-- Lags and rolling means come from earlier days only: recompute them by date arithmetic on a
+-- deterministic sample (about 1 row in 997), reading fct_daily_sales through its unique index.
 with
 
-features as (
-    select * from {{ ref('feat_daily_sales') }}
-),
-
-sales as (
-    select * from {{ ref('fct_daily_sales') }}
+sampled as (
+    select
+        restaurant_id,
+        sku_id,
+        sale_date,
+        units_lag_7,
+        units_mean_7
+    from {{ ref('feat_daily_sales') }}
+    where hashtext(restaurant_id || sku_id || sale_date::text) % 997 = 0
 ),
 
 expected as (
     select
-        features.restaurant_id,
-        features.sku_id,
-        features.sale_date,
-        features.units_lag_7,
+        sampled.*,
         lag7.units as expected_lag_7,
-        features.units_mean_7,
-        (
-            select avg(earlier.units)
-            from sales as earlier
-            where
-                earlier.restaurant_id = features.restaurant_id
-                and earlier.sku_id = features.sku_id
-                and earlier.sale_date between features.sale_date - 7 and features.sale_date - 1
-        ) as expected_mean_7
-    from features
-    left join sales as lag7
+        window7.mean_units as expected_mean_7
+    from sampled
+    left join {{ ref('fct_daily_sales') }} as lag7
         on
-            features.restaurant_id = lag7.restaurant_id
-            and features.sku_id = lag7.sku_id
-            and features.sale_date - 7 = lag7.sale_date
-    -- a deterministic sample keeps the correlated subquery cheap on the big tiers
-    where hashtext(features.restaurant_id || features.sku_id || features.sale_date::text) % 997 = 0
+            sampled.restaurant_id = lag7.restaurant_id
+            and sampled.sku_id = lag7.sku_id
+            and sampled.sale_date - 7 = lag7.sale_date
+    cross join lateral (
+        select avg(earlier.units) as mean_units
+        from {{ ref('fct_daily_sales') }} as earlier
+        where
+            earlier.restaurant_id = sampled.restaurant_id
+            and earlier.sku_id = sampled.sku_id
+            and earlier.sale_date between sampled.sale_date - 7 and sampled.sale_date - 1
+    ) as window7
 )
 
 select *
