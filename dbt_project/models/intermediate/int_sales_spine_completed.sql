@@ -8,76 +8,24 @@ sales as (
     select * from {{ ref('stg_raw__daily_sales') }}
 ),
 
-restaurants as (
-    select * from {{ ref('stg_raw__restaurants') }}
-),
-
 skus as (
     select * from {{ ref('stg_raw__skus') }}
 ),
 
-closures as (
-    select * from {{ ref('stg_raw__restaurant_closures') }}
-),
-
-promotions as (
-    select * from {{ ref('stg_raw__promotions') }}
-),
-
--- The days a restaurant reported anything: its data runs from the first to the last of these.
-restaurant_days as (
-    select
-        restaurant_id,
-        sale_date
-    from sales
-    group by restaurant_id, sale_date
-),
-
-restaurant_bounds as (
-    select
-        restaurant_id,
-        min(sale_date) as first_data_date,
-        max(sale_date) as last_data_date
-    from restaurant_days
-    group by restaurant_id
-),
-
-pair_bounds as (
-    select
-        restaurant_id,
-        sku_id,
-        min(sale_date) as first_sale_date,
-        max(sale_date) as last_sale_date
-    from sales
-    group by restaurant_id, sku_id
-),
-
--- An item is on sale at a restaurant from its launch (or first sale) while the restaurant is open,
--- within the restaurant's own data window: another restaurant's later data says nothing here.
 active_ranges as (
-    select
-        pair_bounds.restaurant_id,
-        pair_bounds.sku_id,
-        least(
-            pair_bounds.first_sale_date,
-            greatest(
-                restaurants.opened_on,
-                coalesce(skus.launched_on, pair_bounds.first_sale_date),
-                restaurant_bounds.first_data_date
-            )
-        ) as active_from,
-        greatest(
-            pair_bounds.last_sale_date,
-            least(
-                coalesce(restaurants.closed_on - 1, restaurant_bounds.last_data_date),
-                coalesce(skus.discontinued_on - 1, restaurant_bounds.last_data_date),
-                restaurant_bounds.last_data_date
-            )
-        ) as active_to
-    from pair_bounds
-    inner join restaurants on pair_bounds.restaurant_id = restaurants.restaurant_id
-    inner join skus on pair_bounds.sku_id = skus.sku_id
-    inner join restaurant_bounds on pair_bounds.restaurant_id = restaurant_bounds.restaurant_id
+    select * from {{ ref('int_series_active_ranges') }}
+),
+
+restaurant_days as (
+    select * from {{ ref('int_restaurant_days_reported') }}
+),
+
+closed_days as (
+    select * from {{ ref('int_restaurant_closed_days') }}
+),
+
+promo_days as (
+    select * from {{ ref('int_promotion_days') }}
 ),
 
 spine as (
@@ -89,30 +37,6 @@ spine as (
     cross join lateral generate_series(
         active_ranges.active_from, active_ranges.active_to, interval '1 day'
     ) as day
-),
-
-closed_days as (
-    select distinct on (closures.restaurant_id, day::date)
-        closures.restaurant_id,
-        day::date as closed_date,
-        closures.closure_reason
-    from closures
-    cross join lateral generate_series(closures.closed_from, closures.closed_to, interval '1 day') as day
-    order by closures.restaurant_id, day::date, closures.closed_from
-),
-
--- Local promotions, and chain-wide ones at every restaurant; the deepest discount wins a day.
-promo_days as (
-    select
-        coalesce(promotions.restaurant_id, restaurants.restaurant_id) as restaurant_id,
-        promotions.sku_id,
-        day::date as promo_date,
-        max(promotions.discount_pct) as discount_pct
-    from promotions
-    inner join restaurants
-        on promotions.restaurant_id is null or promotions.restaurant_id = restaurants.restaurant_id
-    cross join lateral generate_series(promotions.starts_on, promotions.ends_on, interval '1 day') as day
-    group by coalesce(promotions.restaurant_id, restaurants.restaurant_id), promotions.sku_id, day::date
 ),
 
 joined as (

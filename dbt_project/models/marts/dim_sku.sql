@@ -7,10 +7,10 @@ skus as (
 activity as (
     select
         sku_id,
-        min(sale_date) as first_sale_date,
-        max(sale_date) as last_sale_date,
-        count(distinct restaurant_id) as n_restaurants
-    from {{ ref('int_sales_spine_completed') }}
+        min(first_sale_date) as first_sale_date,
+        max(last_sale_date) as last_sale_date,
+        count(*) as n_restaurants
+    from {{ ref('int_series_active_ranges') }}
     group by sku_id
 ),
 
