@@ -249,6 +249,62 @@ def summary() -> None:
         typer.echo(f"  {schema + '.' + table:<45} {rows:>12,}")
 
 
+@app.command()
+def forecast(
+    horizon: Annotated[
+        int | None, typer.Option(help="days to forecast (default: settings)")
+    ] = None,
+    folds: Annotated[int | None, typer.Option(help="backtest folds")] = None,
+    fold_horizon: Annotated[int | None, typer.Option(help="days per backtest fold")] = None,
+    models: Annotated[str | None, typer.Option(help="comma-separated model names")] = None,
+    restaurant: Annotated[list[str] | None, typer.Option(help="only these restaurant ids")] = None,
+    track: Annotated[bool, typer.Option(help="log to MLflow")] = True,
+) -> None:
+    """Backtest every model, select per series, forecast and write forecast.* tables."""
+    import logging
+
+    from flows.forecast import run_forecast
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    overrides = {"horizon": horizon, "folds": folds, "fold_horizon": fold_horizon}
+    if models:
+        overrides["models"] = tuple(m.strip() for m in models.split(","))
+    report = run_forecast(_url(), restaurants=restaurant or None, track=track, **overrides)
+    typer.echo(
+        f"forecast run {report.run_id}: {report.n_series} series × {report.horizon} days "
+        f"in {report.seconds:.0f}s (MLflow run {report.mlflow_run_id}, "
+        f"champion version {report.champion_version})"
+    )
+    for table, n in report.rows_written.items():
+        typer.echo(f"  {table:<32} {n:>12,} rows")
+    typer.echo(
+        f"  default model: {report.summary['default_model']}; chosen: "
+        + ", ".join(f"{m} {n}" for m, n in report.summary["models_chosen"].items())
+    )
+    typer.echo(f"  {'model':<14}{'MASE':>8}{'chain MASE':>12}{'wQL':>8}{'cover80':>9}")
+    for m, v in sorted(report.summary["per_model"].items(), key=lambda kv: kv[1]["mase"]):
+        typer.echo(
+            f"  {m:<14}{v['mase']:>8.3f}{v['chain_mase']:>12.3f}{v['wql']:>8.3f}"
+            f"{v['coverage_80']:>9.3f}"
+        )
+
+
+@app.command("bench-accuracy")
+def bench_accuracy(
+    dataset: Annotated[list[str], typer.Option(help="london and/or demo")] = ["london", "demo"],  # noqa: B006
+    holdout: Annotated[list[int], typer.Option(help="held-out days")] = [28, 365],  # noqa: B006
+) -> None:
+    """frycast vs seasonal naive vs AutoETS on held-out days (separate bench databases)."""
+    import logging
+
+    from flows import bench_accuracy as bench
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    scores = bench.run(database_url(), tuple(dataset), tuple(holdout))
+    typer.echo(f"written to {bench.write(scores)}")
+    typer.echo(bench.format_table(scores))
+
+
 @app.command("bench-load")
 def bench_load(
     tier: Annotated[list[str], typer.Option(help="tiers to run (repeatable)")] = ["medium"],  # noqa: B006

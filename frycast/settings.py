@@ -27,6 +27,41 @@ class Settings(BaseSettings):
     dbt_threads: int = Field(default=2, alias="FRYCAST_DBT_THREADS")
     infra_sql_dir: Path = PROJECT_ROOT / "infra" / "sql"
 
+    # forecasting (ml/ via flows/)
+    horizon_days: int = Field(default=365, alias="FRYCAST_HORIZON_DAYS")
+    backtest_folds: int = Field(default=3, alias="FRYCAST_BACKTEST_FOLDS")
+    fold_horizon: int = Field(default=365, alias="FRYCAST_FOLD_HORIZON")
+    fold_step: int = Field(default=91, alias="FRYCAST_FOLD_STEP")
+    models: str = Field(
+        default="snaive,weekday_mean,ets,theta,lightgbm,xgboost",
+        alias="FRYCAST_MODELS",
+        description="Comma-separated; also available: snaive_yearly, arima, prophet (slower).",
+    )
+    seed: int = Field(default=0, alias="FRYCAST_SEED")
+    n_jobs: int = Field(default=2, alias="FRYCAST_N_JOBS")
+    tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
+    tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
+
+    # MLflow: tracking store in the warehouse (schema mlflow) unless MLFLOW_TRACKING_URI is set;
+    # artifacts on local disk, or S3/MinIO when MLFLOW_S3_ENDPOINT_URL is set.
+    mlflow_tracking_uri: str | None = Field(default=None, alias="MLFLOW_TRACKING_URI")
+    mlflow_s3_endpoint_url: str | None = Field(default=None, alias="MLFLOW_S3_ENDPOINT_URL")
+    mlflow_artifact_root: str | None = Field(default=None, alias="FRYCAST_MLFLOW_ARTIFACTS")
+    mlflow_s3_bucket: str = Field(default="frycast-mlflow", alias="FRYCAST_MLFLOW_BUCKET")
+    mlflow_experiment: str = Field(default="frycast-forecast", alias="FRYCAST_MLFLOW_EXPERIMENT")
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.models.split(",") if m.strip())
+
+    def artifact_root(self) -> str:
+        """Where MLflow stores artifacts: explicit, else S3 when an endpoint is set, else local."""
+        if self.mlflow_artifact_root:
+            return self.mlflow_artifact_root
+        if self.mlflow_s3_endpoint_url:
+            return f"s3://{self.mlflow_s3_bucket}/artifacts"
+        return (self.warehouse_dir / "mlartifacts").resolve().as_uri()
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -21,6 +21,7 @@ create schema if not exists intermediate;
 create schema if not exists features;
 create schema if not exists marts;
 create schema if not exists forecast;
+create schema if not exists mlflow;      -- MLflow tracking store (its own tables, created by MLflow)
 
 grant usage, create on schema raw, staging, intermediate, features, marts, forecast to frycast_owner;
 grant usage on schema marts, forecast to frycast_reader;

@@ -1,0 +1,158 @@
+"""`frycast forecast`: read the feature tables, backtest, select, forecast, write, track.
+
+A plain function (no Prefect needed); the Prefect flow wraps the same steps as tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+from frycast.forecast_store import finish_run, open_run, write_results
+from frycast.panel_io import load_panel
+from frycast.settings import Settings, get_settings
+from ml.engine import EngineConfig, EngineResult, run_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ForecastReport:
+    run_id: int
+    n_series: int
+    horizon: int
+    rows_written: dict[str, int]
+    summary: dict
+    mlflow_run_id: str | None
+    champion_version: str | None
+    seconds: float
+
+
+def engine_config(settings: Settings, **overrides) -> EngineConfig:
+    cfg = EngineConfig(
+        horizon=settings.horizon_days,
+        folds=settings.backtest_folds,
+        fold_horizon=settings.fold_horizon,
+        fold_step=settings.fold_step,
+        models=settings.model_names,
+        seed=settings.seed,
+        n_jobs=settings.n_jobs,
+    )
+    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def make_tracker(url: str, settings: Settings):
+    from ml.tracking import Tracker, warehouse_tracking_uri
+
+    uri = settings.mlflow_tracking_uri or warehouse_tracking_uri(url)
+    return Tracker(uri, settings.mlflow_experiment, settings.artifact_root())
+
+
+def run_forecast(
+    url: str,
+    settings: Settings | None = None,
+    *,
+    restaurants: list[str] | None = None,
+    track: bool = True,
+    **overrides,
+) -> ForecastReport:
+    """Forecast every active restaurant × SKU series and write forecast.* (one run)."""
+    s = settings or get_settings()
+    config = engine_config(s, **overrides)
+    started = time.perf_counter()
+    run_id = open_run(url, config.horizon, config.to_json())
+    tracker = make_tracker(url, s) if track else None
+    mlflow_run_id = champion = None
+    try:
+        panel = load_panel(url, horizon=config.horizon, restaurants=restaurants)
+        log.info("panel: %d series × %d days", panel.n_series, len(panel.dates))
+        if tracker is None:
+            result = _run(panel, config, s, None)
+        else:
+            with tracker.run(f"forecast-{run_id}", tags={"frycast.run_id": str(run_id)}) as mrun:
+                mlflow_run_id = mrun.info.run_id
+                result = _run(panel, config, s, tracker)
+                tracker.log_config(
+                    {
+                        **config.to_json(),
+                        "n_series": panel.n_series,
+                        "history_end": str(panel.end.date()),
+                    }
+                )
+                tracker.log_engine(result)
+                champion = _register(tracker, result)
+        counts = write_results(url, run_id, result)
+        finish_run(
+            url,
+            run_id,
+            status="succeeded",
+            history_end=panel.end.date(),
+            mlflow_run_id=mlflow_run_id,
+        )
+    except Exception as exc:
+        finish_run(
+            url, run_id, status="failed", mlflow_run_id=mlflow_run_id, message=str(exc)[:2000]
+        )
+        raise
+    return ForecastReport(
+        run_id,
+        panel.n_series,
+        config.horizon,
+        counts,
+        result.summary,
+        mlflow_run_id,
+        champion,
+        time.perf_counter() - started,
+    )
+
+
+def _run(panel, config: EngineConfig, settings: Settings, tracker) -> EngineResult:
+    if settings.tune_trials > 0:
+        config = _tuned(panel, config, settings, tracker)
+    return run_engine(panel, config)
+
+
+def _tuned(panel, config: EngineConfig, settings: Settings, tracker) -> EngineConfig:
+    from ml.tuning import tune
+
+    params = dict(config.model_params)
+    for name in ("lightgbm", "xgboost"):
+        if name not in config.models:
+            continue
+
+        def on_trial(trial, name=name):
+            if tracker is None:
+                return
+            with tracker.run(f"tune-{name}-{trial.number}", nested=True):
+                tracker.mlflow.log_params({**trial.params, "model": name})
+                if trial.value is not None:
+                    tracker.mlflow.log_metric("mase", trial.value)
+                tracker.mlflow.set_tag("state", trial.state.name)
+
+        study = tune(
+            panel,
+            name,
+            horizon=min(config.fold_horizon, config.horizon),
+            n_trials=settings.tune_trials,
+            timeout_s=settings.tune_timeout_s,
+            seed=config.seed,
+            n_jobs=config.n_jobs,
+            on_trial=on_trial,
+        )
+        params[name] = study.best_params
+        if tracker is not None:
+            tracker.mlflow.log_params(
+                {f"{name}.tuned.{k}": v for k, v in study.best_params.items()}
+            )
+    return replace(config, model_params=params)
+
+
+def _register(tracker, result: EngineResult) -> str | None:
+    """The champion: the global model with the best bottom-level backtest MASE this run."""
+    per_model = result.summary["per_model"]
+    globals_ = [m for m in result.fitted if m in ("lightgbm", "xgboost")]
+    if not globals_:
+        return None
+    best = min(globals_, key=lambda m: per_model[m]["mase"])
+    return tracker.register_champion(result.fitted[best])

@@ -1,0 +1,140 @@
+"""Read the forecasting panel from the dbt feature tables (the only SQL the engine needs)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import psycopg
+from pyarrow import csv as pa_csv
+
+from ml.panel import KNOWN_COLUMNS, Panel
+
+_CALENDAR = [c for c in KNOWN_COLUMNS if c != "discount_pct"]
+
+
+def _copy_frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
+    """A query's rows through COPY (fast for millions of rows); values are inlined by callers."""
+    buf = io.BytesIO()
+    with conn.cursor().copy(f"copy ({query}) to stdout (format csv, header true)") as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    buf.seek(0)
+    if buf.getbuffer().nbytes == 0:
+        return pd.DataFrame()
+    return pa_csv.read_csv(buf).to_pandas()
+
+
+def load_panel(
+    url: str,
+    *,
+    horizon: int = 365,
+    restaurants: list[str] | None = None,
+    active_only: bool = True,
+) -> Panel:
+    """Every restaurant × SKU series of ``features.feat_daily_sales`` on one calendar.
+
+    ``active_only`` keeps the series still on sale on their restaurant's last reported day (the
+    ones that need a forecast). Known features (``features.feat_calendar``,
+    ``features.feat_planned_promotions``) run ``horizon`` days past the last day of history.
+    """
+    with psycopg.connect(url) as conn:
+        s = _copy_frame(
+            conn,
+            "select restaurant_id, sku_id, region, product_group, restaurant_format, first_day,"
+            " last_day from features.feat_series"
+            f" where ({_text_array_literal(restaurants)} is null"
+            f" or restaurant_id = any({_text_array_literal(restaurants)}))"
+            + (" and is_active" if active_only else "")
+            + " order by restaurant_id, sku_id",
+        )
+        if s.empty:
+            raise ValueError(
+                "no series to forecast: is features.feat_series built (frycast build)?"
+            )
+        s["first_day"] = pd.to_datetime(s["first_day"]).dt.date
+        s["last_day"] = pd.to_datetime(s["last_day"]).dt.date
+        first, last = s["first_day"].min(), s["last_day"].max()
+        history = _copy_frame(
+            conn,
+            "select restaurant_id, sku_id, sale_date, units from features.feat_daily_sales"
+            f" where ({_text_array_literal(restaurants)} is null"
+            f" or restaurant_id = any({_text_array_literal(restaurants)}))",
+        )
+        calendar = _copy_frame(
+            conn,
+            f"select region, date_day, {', '.join(_CALENDAR)} from features.feat_calendar "
+            f"where date_day between '{first}' and '{last + timedelta(days=horizon)}'",
+        )
+        promos = _copy_frame(
+            conn,
+            "select restaurant_id, sku_id, promo_date, discount_pct "
+            f"from features.feat_planned_promotions where promo_date >= '{first}'",
+        )
+    return build_panel(s, history, calendar, promos, horizon)
+
+
+def build_panel(
+    series: pd.DataFrame,
+    history: pd.DataFrame,
+    calendar: pd.DataFrame,
+    promos: pd.DataFrame,
+    horizon: int,
+) -> Panel:
+    """Pivot long frames into a :class:`Panel` (series in the order of ``series``)."""
+    series = series.reset_index(drop=True).copy()
+    first, last = pd.Timestamp(series["first_day"].min()), pd.Timestamp(series["last_day"].max())
+    dates = pd.date_range(first, last, freq="D")
+    all_dates = pd.date_range(first, last + pd.Timedelta(days=horizon), freq="D")
+    index = pd.MultiIndex.from_frame(series[["restaurant_id", "sku_id"]])
+    y = np.full((len(series), len(dates)), np.nan)
+    if not history.empty:
+        rows = index.get_indexer(pd.MultiIndex.from_frame(history[["restaurant_id", "sku_id"]]))
+        cols = (pd.to_datetime(history["sale_date"]) - first).dt.days.to_numpy()
+        keep = (rows >= 0) & (cols >= 0) & (cols < len(dates))
+        y[rows[keep], cols[keep]] = history["units"].to_numpy(dtype=float)[keep]
+
+    known: dict[str, np.ndarray] = {}
+    regions = pd.Index(sorted(series["region"].unique()))
+    cal = calendar.assign(date_day=pd.to_datetime(calendar["date_day"]))
+    cal = cal[cal["region"].isin(regions)]
+    r_idx = regions.get_indexer(cal["region"])
+    d_idx = (cal["date_day"] - first).dt.days.to_numpy()
+    ok = (d_idx >= 0) & (d_idx < len(all_dates))
+    series_region = regions.get_indexer(series["region"])
+    for col in _CALENDAR:
+        grid = np.full((len(regions), len(all_dates)), np.nan)
+        grid[r_idx[ok], d_idx[ok]] = _numeric(cal[col])[ok]
+        known[col] = grid[series_region]
+    discount = np.zeros((len(series), len(all_dates)))
+    if not promos.empty:
+        rows = index.get_indexer(pd.MultiIndex.from_frame(promos[["restaurant_id", "sku_id"]]))
+        cols = (pd.to_datetime(promos["promo_date"]) - first).dt.days.to_numpy()
+        keep = (rows >= 0) & (cols >= 0) & (cols < len(all_dates))
+        discount[rows[keep], cols[keep]] = promos["discount_pct"].to_numpy(dtype=float)[keep]
+    known["discount_pct"] = discount
+
+    series["product_group_code"] = pd.factorize(series["product_group"], sort=True)[0]
+    series["region_code"] = series_region
+    return Panel(series=series, dates=dates, y=y, all_dates=all_dates, known=known)
+
+
+def _numeric(col: pd.Series) -> np.ndarray:
+    """Floats from a CSV column; Postgres writes booleans as t / f."""
+    if col.dtype == object:
+        col = col.map({"t": 1.0, "f": 0.0, True: 1.0, False: 0.0})
+    return col.to_numpy(dtype=float)
+
+
+def _text_array_literal(values: list[str] | None) -> str:
+    if values is None:
+        return "null::text[]"
+    quoted = ",".join("'" + v.replace("'", "''") + "'" for v in values)
+    return f"array[{quoted}]::text[]"
+
+
+def history_end(url: str) -> date:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select max(sale_date) from marts.fct_daily_sales").fetchone()[0]

@@ -1,0 +1,310 @@
+"""The forecasting engine: backtest every model, calibrate intervals, select per series, forecast.
+
+Plain Python over a :class:`~ml.panel.Panel`; reading the warehouse, writing results and MLflow
+logging are the caller's business (``flows/``), so this runs the same in a test, a benchmark and a
+Prefect flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ml.backtest import BacktestResult, Fold, make_folds, run_backtest
+from ml.intervals import ConformalCalibration, cross_fitted_quantiles
+from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
+from ml.models import build_model
+from ml.models.base import Forecaster
+from ml.panel import Panel
+from ml.selection import select_models
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("snaive", "snaive_yearly", "weekday_mean")
+AGGREGATE_LEVELS = ("chain", "region", "restaurant", "product_group")
+BOTTOM = "restaurant_sku"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    horizon: int = 365
+    folds: int = 3
+    fold_horizon: int = 365  # capped at ``horizon``
+    fold_step: int = 91
+    models: tuple[str, ...] = ("snaive", "weekday_mean", "ets", "theta", "lightgbm", "xgboost")
+    combo: bool = True  # add "combo": the mean of the non-baseline models
+    fallback: str = "weekday_mean"
+    selection_margin: float = 0.05
+    seed: int = 0
+    n_jobs: int = 2
+    model_params: dict[str, dict] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "models": list(self.models)}
+
+
+@dataclass
+class EngineResult:
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+    selection: pd.DataFrame
+    calibration: pd.DataFrame
+    summary: dict
+    backtest: BacktestResult
+    fitted: dict[str, Forecaster]
+
+
+def combo_members(config: EngineConfig) -> list[str]:
+    return [m for m in config.models if m not in BASELINES]
+
+
+def run_engine(
+    panel: Panel, config: EngineConfig, model_factory: Callable[[str], Forecaster] | None = None
+) -> EngineResult:
+    """Backtest, calibrate, select and forecast ``config.horizon`` days for every series."""
+    started = time.perf_counter()
+    factory = model_factory or (
+        lambda name: build_model(
+            name,
+            max_horizon=config.horizon,
+            seed=config.seed,
+            n_jobs=config.n_jobs,
+            params=config.model_params.get(name),
+        )
+    )
+    fold_h = min(config.fold_horizon, config.horizon)
+    folds = make_folds(len(panel.dates), config.folds, fold_h, config.fold_step)
+    bt = run_backtest(panel, factory, list(config.models), folds)
+    members = combo_members(config)
+    if config.combo and len(members) >= 2:
+        bt.predictions["combo"] = np.mean([bt.predictions[m] for m in members], axis=0)
+    names = list(bt.predictions)
+
+    metrics, series_mase, pooled = [], {}, {}
+    for name in names:
+        frame, per_series, pooled[name] = _bottom_metrics(panel, bt, name)
+        metrics.append(frame)
+        metrics.append(_aggregate_metrics(panel, bt, name))
+        series_mase[name] = per_series
+    metrics = pd.concat(metrics, ignore_index=True)
+
+    selection = select_models(series_mase, fallback=config.fallback, margin=config.selection_margin)
+    calibrations = {
+        name: ConformalCalibration.fit(bt.actuals, bt.predictions[name], bt.scales, bt.zero_share)
+        for name in names
+    }
+
+    # final fit on all history, only for the models some series uses
+    needed = set(selection["model"])
+    if "combo" in needed:
+        needed |= set(members)
+    needed.discard("combo")
+    # the best global model is always refitted: it is what MLflow registers as the champion
+    globals_ = [m for m in config.models if m in ("lightgbm", "xgboost")]
+    if globals_:
+        per_model = selection.attrs["panel_scores"]
+        needed.add(min(globals_, key=lambda m: per_model.get(m, np.inf)))
+    fitted, preds = {}, {}
+    for name in sorted(needed):
+        model = factory(name).fit(panel)
+        preds[name] = model.predict(config.horizon)
+        fitted[name] = model
+    if "combo" in set(selection["model"]):
+        preds["combo"] = np.mean([preds[m] for m in members], axis=0)
+
+    forecasts = _forecast_frame(panel, config.horizon, selection, preds, calibrations)
+    calibration = pd.concat(
+        [c.table.assign(model=name) for name, c in calibrations.items()], ignore_index=True
+    )
+    summary = _summary(metrics, selection, bt, folds, pooled, time.perf_counter() - started)
+    return EngineResult(
+        forecasts,
+        metrics,
+        selection.assign(
+            node_key=panel.keys,
+            restaurant_id=panel.series["restaurant_id"].to_numpy(),
+            sku_id=panel.series["sku_id"].to_numpy(),
+        ),
+        calibration,
+        summary,
+        bt,
+        fitted,
+    )
+
+
+def pooled_interval_scores(y: np.ndarray, lo: np.ndarray, med: np.ndarray, hi: np.ndarray) -> dict:
+    """wQL and 80% coverage over all series and days at once (Σ over series, not a mean of
+    per-series ratios, which a few near-empty series would dominate)."""
+    flat = [np.asarray(a, float).reshape(1, -1) for a in (y, lo, med, hi)]
+    return {
+        "wql": float(wql(flat[0], {0.1: flat[1], 0.5: flat[2], 0.9: flat[3]})[0]),
+        "coverage_80": float(coverage(flat[0], flat[1], flat[3])[0]),
+    }
+
+
+def _bottom_metrics(
+    panel: Panel, bt: BacktestResult, name: str
+) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    pred = bt.predictions[name]
+    lo, med, hi = cross_fitted_quantiles(bt.actuals, pred, bt.scales, bt.zero_share)
+    m = mase(bt.actuals, pred, bt.scales)  # (fold, series)
+    frame = _metric_rows(
+        bt.folds,
+        panel,
+        BOTTOM,
+        panel.keys,
+        name,
+        n_obs=(~np.isnan(bt.actuals)).sum(axis=-1),
+        mase=m,
+        smape=smape(bt.actuals, pred),
+        wql=wql(bt.actuals, {0.1: lo, 0.5: med, 0.9: hi}),
+        coverage_80=coverage(bt.actuals, lo, hi),
+    )
+    return frame, m, pooled_interval_scores(bt.actuals, lo, med, hi)
+
+
+def _aggregate_metrics(panel: Panel, bt: BacktestResult, name: str) -> pd.DataFrame:
+    frames = []
+    for level in AGGREGATE_LEVELS:
+        groups = (
+            pd.Series("chain", index=panel.series.index)
+            if level == "chain"
+            else panel.series[f"{level}_id" if level == "restaurant" else level].astype(str)
+        )
+        codes, keys = pd.factorize(groups)
+        n_g = len(keys)
+        member = np.zeros((n_g, panel.n_series))
+        member[codes, np.arange(panel.n_series)] = 1.0
+        act = _group_sum(member, bt.actuals)
+        pred = np.einsum("gs,fsh->fgh", member, np.nan_to_num(bt.predictions[name]))
+        scales = np.vstack(
+            [
+                seasonal_naive_scale(_group_sum(member, panel.y[None, :, : f.origin + 1])[0])
+                for f in bt.folds
+            ]
+        )
+        frames.append(
+            _metric_rows(
+                bt.folds,
+                panel,
+                level,
+                list(keys),
+                name,
+                n_obs=(~np.isnan(act)).sum(axis=-1),
+                mase=mase(act, pred, scales),
+                smape=smape(act, pred),
+                wql=np.full(act.shape[:2], np.nan),
+                coverage_80=np.full(act.shape[:2], np.nan),
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _group_sum(member: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sum of member series per group; a day with no observed member is NaN (not 0)."""
+    obs = (~np.isnan(y)).astype(float)
+    total = np.einsum("gs,fsh->fgh", member, np.nan_to_num(y))
+    count = np.einsum("gs,fsh->fgh", member, obs)
+    return np.where(count > 0, total, np.nan)
+
+
+def _metric_rows(
+    folds: list[Fold], panel: Panel, level: str, keys: list[str], model: str, **values: np.ndarray
+) -> pd.DataFrame:
+    n_f, n_k = len(folds), len(keys)
+    frame = pd.DataFrame(
+        {
+            "level": level,
+            "node_key": np.tile(keys, n_f),
+            "model": model,
+            "fold": np.repeat([f.index for f in folds], n_k),
+            "origin": np.repeat([panel.dates[f.origin].date() for f in folds], n_k),
+            "horizon": np.repeat([f.horizon for f in folds], n_k),
+        }
+    )
+    for col, arr in values.items():
+        frame[col] = np.asarray(arr, dtype=float).reshape(n_f * n_k)
+    frame["n_obs"] = frame["n_obs"].astype(int)
+    return frame
+
+
+def _forecast_frame(
+    panel: Panel,
+    h: int,
+    selection: pd.DataFrame,
+    preds: dict[str, np.ndarray],
+    calibrations: dict[str, ConformalCalibration],
+) -> pd.DataFrame:
+    scale = seasonal_naive_scale(panel.y)
+    tail = panel.y[:, -91:]
+    obs = ~np.isnan(tail)
+    zero_share = np.divide(
+        (obs & (tail == 0)).sum(1),
+        obs.sum(1),
+        out=np.full(panel.n_series, np.nan),
+        where=obs.sum(1) > 0,
+    )
+    yhat = np.zeros((panel.n_series, h))
+    q = [np.zeros((panel.n_series, h)) for _ in range(3)]
+    chosen = selection["model"].to_numpy()
+    for name in np.unique(chosen):
+        rows = np.flatnonzero(chosen == name)
+        yhat[rows] = preds[name][rows]
+        for k, arr in enumerate(
+            calibrations[name].quantiles(preds[name][rows], scale[rows], zero_share[rows])
+        ):
+            q[k][rows] = arr
+    dates = panel.future_dates(h)
+    s = panel.series
+    return pd.DataFrame(
+        {
+            "level": BOTTOM,
+            "node_key": np.repeat(panel.keys, h),
+            "restaurant_id": np.repeat(s["restaurant_id"].to_numpy(), h),
+            "sku_id": np.repeat(s["sku_id"].to_numpy(), h),
+            "product_group": np.repeat(s["product_group"].to_numpy(), h),
+            "region": np.repeat(s["region"].to_numpy(), h),
+            "forecast_date": np.tile(dates.date, panel.n_series),
+            "yhat": yhat.ravel(),
+            "yhat_q50": q[1].ravel(),
+            "yhat_lo80": q[0].ravel(),
+            "yhat_hi80": q[2].ravel(),
+            "model": np.repeat(chosen, h),
+            "reconciled": False,
+        }
+    )
+
+
+def _summary(
+    metrics: pd.DataFrame,
+    selection: pd.DataFrame,
+    bt: BacktestResult,
+    folds: list[Fold],
+    pooled: dict[str, dict],
+    seconds: float,
+) -> dict:
+    bottom = metrics[metrics["level"] == BOTTOM]
+    chain = metrics[metrics["level"] == "chain"]
+    per_model = {
+        m: {
+            "mase": float(g["mase"].mean()),
+            "smape": float(g["smape"].mean()),
+            "wql": pooled[m]["wql"],
+            "coverage_80": pooled[m]["coverage_80"],
+            "chain_mase": float(chain.loc[chain["model"] == m, "mase"].mean()),
+            "backtest_seconds": round(bt.seconds.get(m, 0.0), 1),
+        }
+        for m, g in bottom.groupby("model")
+    }
+    return {
+        "folds": [{"fold": f.index, "origin_index": f.origin, "horizon": f.horizon} for f in folds],
+        "default_model": selection.attrs.get("default_model"),
+        "models_chosen": selection["model"].value_counts().to_dict(),
+        "per_model": per_model,
+        "seconds": round(seconds, 1),
+    }

@@ -1,0 +1,103 @@
+"""MLflow tracking: every forecasting run's parameters, metrics per level, feature importances,
+calibration and selection, and the global model registered with a ``champion`` alias."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+REGISTERED_MODEL = "frycast-global-model"
+CHAMPION_ALIAS = "champion"
+
+
+def warehouse_tracking_uri(warehouse_url: str, schema: str = "mlflow") -> str:
+    """The warehouse's Postgres as MLflow's tracking store, in its own schema (psycopg 3 driver)."""
+    parts = urlsplit(warehouse_url)
+    scheme = "postgresql+psycopg"
+    option = "options=" + quote(f"-csearch_path={schema}", safe="")
+    query = f"{parts.query}&{option}" if parts.query else option
+    return urlunsplit((scheme, parts.netloc, parts.path, query, ""))
+
+
+class Tracker:
+    """A thin wrapper so the engine's callers log the same things the same way."""
+
+    def __init__(self, tracking_uri: str, experiment: str, artifact_root: str) -> None:
+        import mlflow
+
+        self.mlflow = mlflow
+        mlflow.set_tracking_uri(tracking_uri)
+        client = mlflow.MlflowClient()
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            client.create_experiment(experiment, artifact_location=artifact_root)
+        mlflow.set_experiment(experiment)
+        self.client = client
+
+    @contextmanager
+    def run(self, name: str, tags: dict | None = None, nested: bool = False):
+        with self.mlflow.start_run(run_name=name, tags=tags or {}, nested=nested) as run:
+            yield run
+
+    def log_config(self, config: dict) -> None:
+        flat = {
+            k: json.dumps(v) if isinstance(v, dict | list | tuple) else v for k, v in config.items()
+        }
+        self.mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
+
+    def log_engine(self, result) -> None:
+        """Metrics per model and level (backtest means), coverage, timings, tables as artifacts."""
+        metrics = {}
+        grouped = result.metrics.groupby(["model", "level"])[
+            ["mase", "smape", "wql", "coverage_80"]
+        ].mean()
+        for (model, level), row in grouped.iterrows():
+            for col, value in row.items():
+                if pd.notna(value):
+                    metrics[f"{model}.{level}.{col}"] = float(value)
+        for model, secs in result.backtest.seconds.items():
+            metrics[f"{model}.backtest_seconds"] = float(secs)
+        for model, n in result.summary["models_chosen"].items():
+            metrics[f"selected.{model}.n_series"] = float(n)
+        self.mlflow.log_metrics(metrics)
+        self.mlflow.set_tag("default_model", result.summary["default_model"])
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            result.selection.to_csv(d / "model_selection.csv", index=False)
+            result.calibration.to_csv(d / "interval_calibration.csv", index=False)
+            (d / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str))
+            for name, model in result.fitted.items():
+                if hasattr(model, "feature_importance"):
+                    imp = model.feature_importance()
+                    (d / f"feature_importance_{name}.json").write_text(json.dumps(imp, indent=2))
+                    self.mlflow.log_metrics(
+                        {f"{name}.importance.{k}": float(v) for k, v in imp.items()}
+                    )
+            self.mlflow.log_artifacts(str(d), artifact_path="engine")
+
+    def register_champion(self, model) -> str | None:
+        """Log a fitted global model, register it, and point the ``champion`` alias at it."""
+        from ml.models.gbm import LightGBMGlobal, XGBoostGlobal
+
+        if isinstance(model, LightGBMGlobal):
+            info = self.mlflow.lightgbm.log_model(
+                model.model_, name="global_model", pip_requirements=["lightgbm"]
+            )
+        elif isinstance(model, XGBoostGlobal):
+            info = self.mlflow.xgboost.log_model(
+                model.model_, name="global_model", pip_requirements=["xgboost"]
+            )
+        else:
+            return None
+        version = self.mlflow.register_model(info.model_uri, REGISTERED_MODEL)
+        self.client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version.version)
+        self.client.set_model_version_tag(REGISTERED_MODEL, version.version, "model", model.name)
+        return version.version
