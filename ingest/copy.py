@@ -11,6 +11,18 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
+# The columns every loader writes to raw.daily_sales, in table order.
+SALES_COLUMNS = [
+    "restaurant_id",
+    "sku_id",
+    "sale_date",
+    "units",
+    "net_sales",
+    "unit_price",
+    "on_promo",
+    "batch_id",
+]
+
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """CSV without header; Arrow's C++ writer is several times faster than ``DataFrame.to_csv``."""

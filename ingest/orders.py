@@ -22,7 +22,7 @@ from ingest.batches import (
     record_failed_batch,
 )
 from ingest.calendar import ensure_region_calendars
-from ingest.copy import copy_frames
+from ingest.copy import SALES_COLUMNS, copy_frames
 from ingest.csvfile import InputFileError, RowChecker, flag_quantity, parse_number, read_csv
 from ingest.report import ImportReport, write_rejections
 
@@ -163,16 +163,7 @@ def import_orders(
         loaded = copy_frames(
             conn,
             "raw.daily_sales",
-            [
-                "restaurant_id",
-                "sku_id",
-                "sale_date",
-                "units",
-                "net_sales",
-                "unit_price",
-                "on_promo",
-                "batch_id",
-            ],
+            SALES_COLUMNS,
             [daily.assign(batch_id=batch)],
         )
         rejected = [*csv.rejected, *check.rejections()]

@@ -13,19 +13,8 @@ import psycopg
 
 from ingest.batches import close_batch, lock_loads, open_batch
 from ingest.calendar import ensure_region_calendars, merge_holidays
-from ingest.copy import copy_frames, to_csv_bytes
+from ingest.copy import SALES_COLUMNS, copy_frames, to_csv_bytes
 from ingest.generator import Chain, ChainSpec, build_chain, generate_sales
-
-SALES_COLUMNS = [
-    "restaurant_id",
-    "sku_id",
-    "sale_date",
-    "units",
-    "net_sales",
-    "unit_price",
-    "on_promo",
-    "batch_id",
-]
 
 
 @dataclass(frozen=True)
