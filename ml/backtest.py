@@ -76,7 +76,7 @@ def run_backtest(
         actuals[i] = panel.y[:, fold.test.start : fold.test.stop]
         train = panel.y[:, : fold.origin + 1]
         scales[i] = seasonal_naive_scale(train)
-        zero[i] = _zero_share(train[:, -91:])
+        zero[i] = zero_share_91(train)
     result = BacktestResult(folds, actuals, scales, zero)
     for name in names:
         preds = np.full((n_f, n_s, h), np.nan)
@@ -91,7 +91,9 @@ def run_backtest(
     return result
 
 
-def _zero_share(y: np.ndarray) -> np.ndarray:
+def zero_share_91(y: np.ndarray) -> np.ndarray:
+    """Share of zero days among the observed days of each series' last 91 days."""
+    y = y[:, -91:]
     obs = ~np.isnan(y)
     count = obs.sum(axis=1)
     zeros = (obs & (y == 0)).sum(axis=1)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ml.backtest import BacktestResult, Fold, make_folds, run_backtest
+from ml.backtest import BacktestResult, Fold, make_folds, run_backtest, zero_share_91
 from ml.intervals import ConformalCalibration, cross_fitted_quantiles
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.models import build_model
@@ -241,14 +241,7 @@ def _forecast_frame(
     calibrations: dict[str, ConformalCalibration],
 ) -> pd.DataFrame:
     scale = seasonal_naive_scale(panel.y)
-    tail = panel.y[:, -91:]
-    obs = ~np.isnan(tail)
-    zero_share = np.divide(
-        (obs & (tail == 0)).sum(1),
-        obs.sum(1),
-        out=np.full(panel.n_series, np.nan),
-        where=obs.sum(1) > 0,
-    )
+    zero_share = zero_share_91(panel.y)
     yhat = np.zeros((panel.n_series, h))
     q = [np.zeros((panel.n_series, h)) for _ in range(3)]
     chosen = selection["model"].to_numpy()

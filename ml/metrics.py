@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ml.panel import nanmean
+
 QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -66,10 +68,7 @@ def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:
-    mask = ~np.isnan(a)
-    count = mask.sum(axis=-1)
-    total = np.where(mask, a, 0.0).sum(axis=-1)
-    return np.divide(total, count, out=np.full(np.shape(total), np.nan), where=count > 0)
+    return nanmean(a, axis=-1)
 
 
 def _out(a):
