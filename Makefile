@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 TIER ?= demo
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs bench-load bench
+.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs bench-load bench-accuracy bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,4 +63,7 @@ docs: setup  ## generate and serve the dbt docs site on http://127.0.0.1:8080
 bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow; not in CI)
 	$(RUN) frycast bench-load --tier medium --tier chain
 
-bench: bench-load  ## every benchmark (speed and memory targets live here, not in tests)
+bench-accuracy: setup  ## accuracy benchmark: frycast vs seasonal naive and AutoETS on held-out days (London, demo)
+	$(RUN) frycast bench-accuracy --dataset london --dataset demo --holdout 28 --holdout 365
+
+bench: bench-load bench-accuracy  ## every benchmark (speed and memory targets live here, not in tests)

@@ -260,7 +260,7 @@ def forecast(
     restaurant: Annotated[list[str] | None, typer.Option(help="only these restaurant ids")] = None,
     track: Annotated[bool, typer.Option(help="log to MLflow")] = True,
 ) -> None:
-    """Backtest every model, select per series, forecast and write forecast.* tables."""
+    """Backtest every model, select a model per segment, forecast and write forecast.* tables."""
     import logging
 
     from flows.forecast import run_forecast
@@ -277,6 +277,8 @@ def forecast(
     )
     for table, n in report.rows_written.items():
         typer.echo(f"  {table:<32} {n:>12,} rows")
+    for r, day in sorted(report.skipped.items()):
+        typer.echo(f"  not forecast: {r}, data ends {day} (run it alone: --restaurant {r})")
     typer.echo(
         f"  default model: {report.summary['default_model']}; chosen: "
         + ", ".join(f"{m} {n}" for m, n in report.summary["models_chosen"].items())

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 
 from frycast.forecast_store import finish_run, open_run, write_results
-from frycast.panel_io import load_panel
+from frycast.panel_io import load_panel, stale_restaurants
 from frycast.settings import Settings, get_settings
 from ml.engine import EngineConfig, EngineResult, run_engine
 
@@ -24,6 +24,7 @@ class ForecastReport:
     horizon: int
     rows_written: dict[str, int]
     summary: dict
+    skipped: dict
     mlflow_run_id: str | None
     champion_version: str | None
     seconds: float
@@ -65,6 +66,15 @@ def run_forecast(
     tracker = make_tracker(url, s) if track else None
     mlflow_run_id = champion = None
     try:
+        stale = stale_restaurants(url, restaurants)
+        note = (
+            "not forecast (data ends long before the others'; run them with --restaurant): "
+            + ", ".join(f"{r} (last day {d})" for r, d in sorted(stale.items()))
+            if stale
+            else None
+        )
+        if note:
+            log.warning(note)
         panel = load_panel(url, horizon=config.horizon, restaurants=restaurants)
         log.info("panel: %d series × %d days", panel.n_series, len(panel.dates))
         if tracker is None:
@@ -89,6 +99,7 @@ def run_forecast(
             status="succeeded",
             history_end=panel.end.date(),
             mlflow_run_id=mlflow_run_id,
+            message=note,
         )
     except Exception as exc:
         finish_run(
@@ -101,6 +112,7 @@ def run_forecast(
         config.horizon,
         counts,
         result.summary,
+        stale,
         mlflow_run_id,
         champion,
         time.perf_counter() - started,

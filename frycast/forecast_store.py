@@ -48,6 +48,7 @@ SELECTION_COLUMNS = [
     "score",
     "runner_up",
     "runner_up_score",
+    "segment",
     "reason",
     "scores",
 ]

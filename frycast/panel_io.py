@@ -13,6 +13,7 @@ from pyarrow import csv as pa_csv
 from ml.panel import KNOWN_COLUMNS, Panel
 
 _CALENDAR = [c for c in KNOWN_COLUMNS if c != "discount_pct"]
+STALE_AFTER_DAYS = 28  # a restaurant silent for longer is not forecast from the common origin
 
 
 def _copy_frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
@@ -33,13 +34,22 @@ def load_panel(
     horizon: int = 365,
     restaurants: list[str] | None = None,
     active_only: bool = True,
+    stale_after_days: int | None = STALE_AFTER_DAYS,
 ) -> Panel:
     """Every restaurant × SKU series of ``features.feat_daily_sales`` on one calendar.
 
     ``active_only`` keeps the series still on sale on their restaurant's last reported day (the
-    ones that need a forecast). Known features (``features.feat_calendar``,
-    ``features.feat_planned_promotions``) run ``horizon`` days past the last day of history.
+    ones that need a forecast). A forecast has one origin, the last day of history, so restaurants
+    that stopped reporting more than ``stale_after_days`` before it are left out (see
+    :func:`stale_restaurants`; forecast them on their own with ``restaurants=[...]``). Known
+    features (``features.feat_calendar``, ``features.feat_planned_promotions``) run ``horizon``
+    days past the last day of history.
     """
+    if stale_after_days is not None:
+        stale = stale_restaurants(url, restaurants, stale_after_days)
+        if stale:
+            keep = [r for r in restaurant_last_days(url, restaurants) if r not in stale]
+            restaurants = keep
     with psycopg.connect(url) as conn:
         s = _copy_frame(
             conn,
@@ -74,6 +84,30 @@ def load_panel(
             f"from features.feat_planned_promotions where promo_date >= '{first}'",
         )
     return build_panel(s, history, calendar, promos, horizon)
+
+
+def restaurant_last_days(url: str, restaurants: list[str] | None = None) -> dict[str, date]:
+    """Each restaurant's last reported day (the end of its series in ``features.feat_series``)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select restaurant_id, max(last_day) from features.feat_series"
+            " where %(r)s::text[] is null or restaurant_id = any(%(r)s::text[])"
+            " group by restaurant_id order by restaurant_id",
+            {"r": restaurants},
+        ).fetchall()
+    return dict(rows)
+
+
+def stale_restaurants(
+    url: str, restaurants: list[str] | None = None, stale_after_days: int = STALE_AFTER_DAYS
+) -> dict[str, date]:
+    """Restaurants whose data ends more than ``stale_after_days`` before the latest restaurant's:
+    a forecast from the common origin would start after years without data for them."""
+    last = restaurant_last_days(url, restaurants)
+    if not last:
+        return {}
+    end = max(last.values())
+    return {r: d for r, d in last.items() if (end - d).days > stale_after_days}
 
 
 def build_panel(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ml.backtest import BacktestResult, Fold, make_folds, run_backtest, zero_share_91
-from ml.intervals import ConformalCalibration, cross_fitted_quantiles
+from ml.intervals import ConformalCalibration, cross_fitted_quantiles, volume_class
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.models import build_model
 from ml.models.base import Forecaster
@@ -39,7 +39,8 @@ class EngineConfig:
     models: tuple[str, ...] = ("snaive", "weekday_mean", "ets", "theta", "lightgbm", "xgboost")
     combo: bool = True  # add "combo": the mean of the non-baseline models
     fallback: str = "weekday_mean"
-    selection_margin: float = 0.05
+    series_margin: float | None = None  # None: series never leave their segment's model
+    min_segment_series: int = 10
     seed: int = 0
     n_jobs: int = 2
     model_params: dict[str, dict] = field(default_factory=dict)
@@ -93,7 +94,13 @@ def run_engine(
         series_mase[name] = per_series
     metrics = pd.concat(metrics, ignore_index=True)
 
-    selection = select_models(series_mase, fallback=config.fallback, margin=config.selection_margin)
+    selection = select_models(
+        series_mase,
+        segments=volume_class(zero_share_91(panel.y)),
+        fallback=config.fallback,
+        series_margin=config.series_margin,
+        min_segment_series=config.min_segment_series,
+    )
     calibrations = {
         name: ConformalCalibration.fit(bt.actuals, bt.predictions[name], bt.scales, bt.zero_share)
         for name in names
@@ -297,6 +304,7 @@ def _summary(
     return {
         "folds": [{"fold": f.index, "origin_index": f.origin, "horizon": f.horizon} for f in folds],
         "default_model": selection.attrs.get("default_model"),
+        "segment_models": selection.attrs.get("segment_models"),
         "models_chosen": selection["model"].value_counts().to_dict(),
         "per_model": per_model,
         "seconds": round(seconds, 1),

@@ -22,9 +22,16 @@ CATEGORICAL = ("product_group_code", "region_code")
 
 
 class WindowSums:
-    """Cumulative sums for O(1) means over any window of every series (NaN = not observed)."""
+    """Cumulative sums for O(1) means over any window of every series (NaN = not observed).
+
+    ``diff`` holds the same for |y_t - y_{t-7}|, the in-sample seasonal-naive error: its mean
+    over a window is the series' MASE scale as of that window's end.
+    """
 
     def __init__(self, y: np.ndarray) -> None:
+        d = np.full_like(y, np.nan)
+        d[:, 7:] = np.abs(y[:, 7:] - y[:, :-7])
+        self.diff = _Cum(d)
         obs = ~np.isnan(y)
         zeros = np.zeros((y.shape[0], 1))
         self.sum = np.hstack([zeros, np.cumsum(np.where(obs, y, 0.0), axis=1)])
@@ -44,12 +51,26 @@ class WindowSums:
         z, c = self._window(self.zero, start, stop), self._window(self.count, start, stop)
         return np.divide(z, c, out=np.full(np.shape(z), np.nan), where=c > 0)
 
+    def snaive_mae(self, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Mean |y_t - y_{t-7}| over [start, stop): the seasonal-naive scale of MASE."""
+        s = self._window(self.diff.sum, start, stop)
+        c = self._window(self.diff.count, start, stop)
+        return np.divide(s, c, out=np.full(np.shape(s), np.nan), where=c > 0)
+
     def _window(self, cum: np.ndarray, start, stop) -> np.ndarray:
         start, stop = np.broadcast_arrays(
             np.clip(np.asarray(start), 0, self.n), np.clip(np.asarray(stop), 0, self.n)
         )
         rows = np.arange(cum.shape[0])[:, None]
         return cum[rows, stop] - cum[rows, start]
+
+
+class _Cum:
+    def __init__(self, a: np.ndarray) -> None:
+        obs = ~np.isnan(a)
+        zeros = np.zeros((a.shape[0], 1))
+        self.sum = np.hstack([zeros, np.cumsum(np.where(obs, a, 0.0), axis=1)])
+        self.count = np.hstack([zeros, np.cumsum(obs, axis=1)])
 
 
 def origin_features(
@@ -66,6 +87,7 @@ def origin_features(
     for w in WINDOWS:
         levels[w] = sums.mean(full(o + 1 - w), full(o + 1))
         cols[f"level_{w}"] = np.broadcast_to(levels[w], (n_s, m))
+    cols["snaive_mae_364"] = np.broadcast_to(sums.snaive_mae(full(o - 363), full(o + 1)), (n_s, m))
     cols["zero_share_91"] = np.broadcast_to(sums.zero_share(full(o - 90), full(o + 1)), (n_s, m))
     cols["trend_91_364"] = cols["level_91"] / (cols["level_364"] + 0.1)
     # days since the last sale, capped at a year

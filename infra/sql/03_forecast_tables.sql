@@ -61,10 +61,13 @@ create table if not exists forecast.model_selection (
     score           double precision,     -- mean backtest MASE of the chosen model
     runner_up       text,
     runner_up_score double precision,
+    segment         text,                 -- the volume class the choice was made for
     reason          text   not null,
     scores          jsonb  not null default '{}'::jsonb,
     primary key (run_id, node_key)
 );
+
+alter table forecast.model_selection add column if not exists segment text;
 
 -- The conformal calibration of the intervals: residual quantiles per model and horizon bucket.
 create table if not exists forecast.interval_calibration (

@@ -10,7 +10,7 @@ from ml.panel import Panel
 
 DEFAULT_LGBM = {
     "objective": "tweedie",
-    "tweedie_variance_power": 1.2,
+    "tweedie_variance_power": 1.5,
     "learning_rate": 0.05,
     "num_leaves": 63,
     "min_child_samples": 50,
@@ -23,7 +23,7 @@ DEFAULT_LGBM = {
 
 DEFAULT_XGB = {
     "objective": "reg:tweedie",
-    "tweedie_variance_power": 1.2,
+    "tweedie_variance_power": 1.5,
     "learning_rate": 0.05,
     "max_depth": 7,
     "min_child_weight": 5.0,
@@ -47,8 +47,10 @@ class _GlobalGBM(Forecaster):
         history_days: int = 728,
         seed: int = 0,
         n_jobs: int = 2,
+        scale_weights: bool = True,
     ) -> None:
         self.hyper = {**self.defaults(), **(params or {})}
+        self.scale_weights = bool(self.hyper.pop("scale_weights", scale_weights))
         self.max_horizon, self.origin_step, self.history_days = (
             max_horizon,
             origin_step,
@@ -69,7 +71,13 @@ class _GlobalGBM(Forecaster):
         )
         self.features_ = feature_columns(train)
         self.n_train_rows_ = len(train)
-        self._fit_model(train[self.features_], train["y"].to_numpy())
+        weight = None
+        if self.scale_weights:
+            # MASE weighs every series equally in its own units: weigh rows by 1 / scale
+            weight = 1.0 / np.maximum(
+                np.nan_to_num(train["snaive_mae_364"].to_numpy(), nan=1.0), 0.1
+            )
+        self._fit_model(train[self.features_], train["y"].to_numpy(), weight)
         self._panel = panel
         return self
 
@@ -101,7 +109,7 @@ class LightGBMGlobal(_GlobalGBM):
     def defaults(self) -> dict:
         return dict(DEFAULT_LGBM)
 
-    def _fit_model(self, X, y) -> None:
+    def _fit_model(self, X, y, weight=None) -> None:
         import lightgbm as lgb
 
         self.model_ = lgb.LGBMRegressor(
@@ -113,7 +121,7 @@ class LightGBMGlobal(_GlobalGBM):
             verbosity=-1,
         )
         cats = [c for c in CATEGORICAL if c in X.columns]
-        self.model_.fit(X, y, categorical_feature=cats or "auto")
+        self.model_.fit(X, y, sample_weight=weight, categorical_feature=cats or "auto")
 
     def _predict_model(self, X) -> np.ndarray:
         return self.model_.predict(X)
@@ -131,7 +139,7 @@ class XGBoostGlobal(_GlobalGBM):
     def defaults(self) -> dict:
         return dict(DEFAULT_XGB)
 
-    def _fit_model(self, X, y) -> None:
+    def _fit_model(self, X, y, weight=None) -> None:
         import xgboost as xgb
 
         self.model_ = xgb.XGBRegressor(
@@ -140,7 +148,7 @@ class XGBoostGlobal(_GlobalGBM):
             random_state=self.seed,
             n_jobs=self.n_jobs,
         )
-        self.model_.fit(X, y)
+        self.model_.fit(X, y, sample_weight=weight)
 
     def _predict_model(self, X) -> np.ndarray:
         return self.model_.predict(X)
