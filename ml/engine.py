@@ -65,9 +65,18 @@ def combo_members(config: EngineConfig) -> list[str]:
 
 
 def run_engine(
-    panel: Panel, config: EngineConfig, model_factory: Callable[[str], Forecaster] | None = None
+    panel: Panel,
+    config: EngineConfig,
+    model_factory: Callable[[str], Forecaster] | None = None,
+    *,
+    level_metrics: bool = True,
 ) -> EngineResult:
-    """Backtest, calibrate, select and forecast ``config.horizon`` days for every series."""
+    """Backtest, calibrate, select and forecast ``config.horizon`` days for every series.
+
+    ``level_metrics`` adds backtest scores of the sums of the series per chain, region,
+    restaurant and product group (what bottom-up would give); hierarchical runs score their own
+    aggregate forecasts instead (``ml.hierarchical``).
+    """
     started = time.perf_counter()
     factory = model_factory or (
         lambda name: build_model(
@@ -90,7 +99,8 @@ def run_engine(
     for name in names:
         frame, per_series, pooled[name] = _bottom_metrics(panel, bt, name)
         metrics.append(frame)
-        metrics.append(_aggregate_metrics(panel, bt, name))
+        if level_metrics:
+            metrics.append(_aggregate_metrics(panel, bt, name))
         series_mase[name] = per_series
     metrics = pd.concat(metrics, ignore_index=True)
 
@@ -128,7 +138,15 @@ def run_engine(
     calibration = pd.concat(
         [c.table.assign(model=name) for name, c in calibrations.items()], ignore_index=True
     )
-    summary = _summary(metrics, selection, bt, folds, pooled, time.perf_counter() - started)
+    summary = _summary(
+        metrics,
+        selection,
+        bt,
+        folds,
+        pooled,
+        time.perf_counter() - started,
+        set(series_levels(panel)),
+    )
     return EngineResult(
         forecasts,
         metrics,
@@ -163,7 +181,7 @@ def _bottom_metrics(
     frame = _metric_rows(
         bt.folds,
         panel,
-        BOTTOM,
+        series_levels(panel),
         panel.keys,
         name,
         n_obs=(~np.isnan(bt.actuals)).sum(axis=-1),
@@ -212,6 +230,13 @@ def _aggregate_metrics(panel: Panel, bt: BacktestResult, name: str) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
+def series_levels(panel: Panel) -> np.ndarray:
+    """Each series' hierarchy level: its ``level`` column, else the bottom level."""
+    if "level" in panel.series:
+        return panel.series["level"].to_numpy(dtype=object)
+    return np.full(panel.n_series, BOTTOM, dtype=object)
+
+
 def _group_sum(member: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Sum of member series per group; a day with no observed member is NaN (not 0)."""
     obs = (~np.isnan(y)).astype(float)
@@ -221,12 +246,17 @@ def _group_sum(member: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _metric_rows(
-    folds: list[Fold], panel: Panel, level: str, keys: list[str], model: str, **values: np.ndarray
+    folds: list[Fold],
+    panel: Panel,
+    level: str | np.ndarray,
+    keys: list[str],
+    model: str,
+    **values: np.ndarray,
 ) -> pd.DataFrame:
     n_f, n_k = len(folds), len(keys)
     frame = pd.DataFrame(
         {
-            "level": level,
+            "level": np.tile(level, n_f) if np.ndim(level) else level,
             "node_key": np.tile(keys, n_f),
             "model": model,
             "fold": np.repeat([f.index for f in folds], n_k),
@@ -263,7 +293,7 @@ def _forecast_frame(
     s = panel.series
     return pd.DataFrame(
         {
-            "level": BOTTOM,
+            "level": np.repeat(series_levels(panel), h),
             "node_key": np.repeat(panel.keys, h),
             "restaurant_id": np.repeat(s["restaurant_id"].to_numpy(), h),
             "sku_id": np.repeat(s["sku_id"].to_numpy(), h),
@@ -287,8 +317,9 @@ def _summary(
     folds: list[Fold],
     pooled: dict[str, dict],
     seconds: float,
+    own_levels: set[str],
 ) -> dict:
-    bottom = metrics[metrics["level"] == BOTTOM]
+    bottom = metrics[metrics["level"].isin(own_levels)]
     chain = metrics[metrics["level"] == "chain"]
     per_model = {
         m: {

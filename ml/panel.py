@@ -65,6 +65,9 @@ class Panel:
 
     @property
     def keys(self) -> list[str]:
+        """Node keys: ``restaurant_id/sku_id``, or the ``node_key`` column of an aggregate panel."""
+        if "node_key" in self.series:
+            return self.series["node_key"].astype(str).tolist()
         return (self.series["restaurant_id"] + "/" + self.series["sku_id"]).tolist()
 
     def truncate(self, origin: int) -> Panel:
