@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from frycast.dbt import run_dbt
+from frycast.panel_io import load_panel, stale_restaurants
 from ingest.daily import import_daily
 from ingest.generator import ChainSpec
 from ingest.orders import Restaurant, import_orders
@@ -123,6 +124,18 @@ def test_london_spine_stops_at_its_own_last_day(built):
         "where r.name = 'London Takeaway'",
     )
     assert units == raw_units > 0
+
+
+def test_the_forecast_panel_leaves_out_restaurants_whose_data_ended_long_ago(built):
+    # London ends 2019-08-03, HAND in March 2024, the synthetic chain on SPEC.end: one forecast
+    # origin cannot serve them all (it used to forecast London from 2025 after 6 empty years)
+    stale = stale_restaurants(built)
+    assert set(stale) == {"london-takeaway", "HAND"}
+    panel = load_panel(built, horizon=28)
+    assert panel.end.date() == SPEC.end
+    assert not set(panel.series["restaurant_id"]) & set(stale)
+    alone = load_panel(built, horizon=28, restaurants=["london-takeaway"])
+    assert alone.end.date() == date(2019, 8, 3)
 
 
 def test_calendar_covers_the_forecast_horizon_with_region_holidays(built):
