@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 TIER ?= demo
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs bench-load bench-accuracy bench
+.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs bench-load bench-accuracy bench-reconcile bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,4 +66,7 @@ bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow
 bench-accuracy: setup  ## accuracy benchmark: frycast vs seasonal naive and AutoETS on held-out days (London, demo)
 	$(RUN) frycast bench-accuracy --dataset london --dataset demo --holdout 28 --holdout 365
 
-bench: bench-load bench-accuracy  ## every benchmark (speed and memory targets live here, not in tests)
+bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs hierarchicalforecast
+	$(RUN) frycast bench-reconcile --size 10k --size 20k --size 100k
+
+bench: bench-load bench-accuracy bench-reconcile  ## every benchmark (speed and memory targets live here, not in tests)

@@ -259,8 +259,13 @@ def forecast(
     models: Annotated[str | None, typer.Option(help="comma-separated model names")] = None,
     restaurant: Annotated[list[str] | None, typer.Option(help="only these restaurant ids")] = None,
     track: Annotated[bool, typer.Option(help="log to MLflow")] = True,
+    reconciler: Annotated[
+        str | None,
+        typer.Option(help="mint_shrink, wls_var, wls_struct, ols, bottom_up, top_down, none"),
+    ] = None,
 ) -> None:
-    """Backtest every model, select a model per segment, forecast and write forecast.* tables."""
+    """Backtest every model, select a model per segment, forecast every node of the hierarchy,
+    reconcile, and write forecast.* tables."""
     import logging
 
     from flows.forecast import run_forecast
@@ -269,7 +274,9 @@ def forecast(
     overrides = {"horizon": horizon, "folds": folds, "fold_horizon": fold_horizon}
     if models:
         overrides["models"] = tuple(m.strip() for m in models.split(","))
-    report = run_forecast(_url(), restaurants=restaurant or None, track=track, **overrides)
+    report = run_forecast(
+        _url(), restaurants=restaurant or None, track=track, reconciler=reconciler, **overrides
+    )
     typer.echo(
         f"forecast run {report.run_id}: {report.n_series} series × {report.horizon} days "
         f"in {report.seconds:.0f}s (MLflow run {report.mlflow_run_id}, "
@@ -289,6 +296,40 @@ def forecast(
             f"  {m:<14}{v['mase']:>8.3f}{v['chain_mase']:>12.3f}{v['wql']:>8.3f}"
             f"{v['coverage_80']:>9.3f}"
         )
+    rec = report.reconciliation
+    if rec:
+        typer.echo(
+            f"  reconciled with {rec['reconciler']} over {rec['n_nodes']:,} nodes "
+            f"(coherence error {rec['coherence_error']:.1e}); backtest by level:"
+        )
+        typer.echo(
+            f"  {'level':<26}{'nodes':>7}{'MASE base':>11}{'→ rec':>8}"
+            f"{'cover base':>12}{'→ rec':>8}"
+        )
+        for level, v in rec["levels"].items():
+            typer.echo(
+                f"  {level:<26}{v['nodes']:>7}{v['mase_base']:>11.3f}{v['mase_reconciled']:>8.3f}"
+                f"{v['coverage_base']:>12.3f}{v['coverage_reconciled']:>8.3f}"
+            )
+
+
+@app.command("bench-reconcile")
+def bench_reconcile(
+    size: Annotated[list[str], typer.Option(help="10k, 20k and/or 100k bottom series")] = [  # noqa: B006
+        "10k",
+        "20k",
+        "100k",
+    ],
+    reference: Annotated[
+        bool, typer.Option(help="also run hierarchicalforecast's dense MinTrace at 10k")
+    ] = True,
+) -> None:
+    """Reconciliation time and memory at scale, next to hierarchicalforecast."""
+    from flows import bench_reconcile as bench
+
+    results = bench.run(tuple(size), reference=reference)
+    typer.echo(bench.format_table(results))
+    typer.echo(f"results: {bench.write(results)}")
 
 
 @app.command("bench-accuracy")

@@ -15,6 +15,7 @@ from frycast.settings import Settings, get_settings
 from ml.engine import EngineConfig, EngineResult, run_engine
 
 log = logging.getLogger(__name__)
+COHERENCE_TOLERANCE = 1e-6  # relative; the dbt test assert_reconciled_forecasts_add_up agrees
 
 
 @dataclass
@@ -23,7 +24,8 @@ class ForecastReport:
     n_series: int
     horizon: int
     rows_written: dict[str, int]
-    summary: dict
+    summary: dict  # the bottom level's engine summary
+    reconciliation: dict | None
     skipped: dict
     mlflow_run_id: str | None
     champion_version: str | None
@@ -56,13 +58,16 @@ def run_forecast(
     *,
     restaurants: list[str] | None = None,
     track: bool = True,
+    reconciler: str | None = None,
     **overrides,
 ) -> ForecastReport:
-    """Forecast every active restaurant × SKU series and write forecast.* (one run)."""
+    """Forecast every active restaurant × SKU series and every node above them, reconcile, and
+    write forecast.* (one run)."""
     s = settings or get_settings()
     config = engine_config(s, **overrides)
+    reconciler = reconciler or s.reconciler
     started = time.perf_counter()
-    run_id = open_run(url, config.horizon, config.to_json())
+    run_id = open_run(url, config.horizon, {**config.to_json(), "reconciler": reconciler})
     tracker = make_tracker(url, s) if track else None
     mlflow_run_id = champion = None
     try:
@@ -78,20 +83,29 @@ def run_forecast(
         panel = load_panel(url, horizon=config.horizon, restaurants=restaurants)
         log.info("panel: %d series × %d days", panel.n_series, len(panel.dates))
         if tracker is None:
-            result = _run(panel, config, s, None)
+            result = _run(panel, config, s, None, reconciler)
         else:
             with tracker.run(f"forecast-{run_id}", tags={"frycast.run_id": str(run_id)}) as mrun:
                 mlflow_run_id = mrun.info.run_id
-                result = _run(panel, config, s, tracker)
+                result = _run(panel, config, s, tracker, reconciler)
                 tracker.log_config(
                     {
                         **config.to_json(),
+                        "reconciler": reconciler,
                         "n_series": panel.n_series,
                         "history_end": str(panel.end.date()),
                     }
                 )
-                tracker.log_engine(result)
-                champion = _register(tracker, result)
+                bottom = getattr(result, "bottom", result)
+                tracker.log_engine(bottom)
+                if bottom is not result:
+                    tracker.log_reconciliation(result.summary)
+                champion = _register(tracker, bottom)
+        if hasattr(result, "bottom") and result.summary["coherence_error"] > COHERENCE_TOLERANCE:
+            raise RuntimeError(
+                f"reconciled forecasts do not add up: relative gap "
+                f"{result.summary['coherence_error']:.1e} > {COHERENCE_TOLERANCE:.0e}"
+            )
         counts = write_results(url, run_id, result)
         finish_run(
             url,
@@ -111,7 +125,8 @@ def run_forecast(
         panel.n_series,
         config.horizon,
         counts,
-        result.summary,
+        getattr(result, "bottom", result).summary,
+        result.summary if hasattr(result, "bottom") else None,
         stale,
         mlflow_run_id,
         champion,
@@ -119,10 +134,14 @@ def run_forecast(
     )
 
 
-def _run(panel, config: EngineConfig, settings: Settings, tracker) -> EngineResult:
+def _run(panel, config: EngineConfig, settings: Settings, tracker, reconciler: str):
     if settings.tune_trials > 0:
         config = _tuned(panel, config, settings, tracker)
-    return run_engine(panel, config)
+    if reconciler == "none":
+        return run_engine(panel, config)
+    from ml.hierarchical import run_hierarchical
+
+    return run_hierarchical(panel, config, reconciler=reconciler)
 
 
 def _tuned(panel, config: EngineConfig, settings: Settings, tracker) -> EngineConfig:

@@ -41,6 +41,7 @@ METRIC_COLUMNS = [
 ]
 SELECTION_COLUMNS = [
     "run_id",
+    "level",
     "node_key",
     "restaurant_id",
     "sku_id",
@@ -54,6 +55,7 @@ SELECTION_COLUMNS = [
 ]
 CALIBRATION_COLUMNS = [
     "run_id",
+    "level",
     "model",
     "horizon_bucket",
     "volume_class",
@@ -95,7 +97,11 @@ def finish_run(
 def write_results(url: str, run_id: int, result) -> dict[str, int]:
     """Forecast values, backtest metrics, model selection and calibration of one engine result."""
     sel = result.selection.assign(run_id=run_id)
+    if "level" not in sel:
+        sel["level"] = "restaurant_sku"
     cal = result.calibration.rename(columns={"n": "n_residuals"}).assign(run_id=run_id)
+    if "level" not in cal:
+        cal["level"] = "restaurant_sku"
     frames = {
         "forecast.forecast_values": (VALUE_COLUMNS, result.forecasts.assign(run_id=run_id)),
         "forecast.backtest_metrics": (METRIC_COLUMNS, result.metrics.assign(run_id=run_id)),

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     )
     seed: int = Field(default=0, alias="FRYCAST_SEED")
     n_jobs: int = Field(default=2, alias="FRYCAST_N_JOBS")
+    reconciler: str = Field(
+        default="mint_shrink",
+        alias="FRYCAST_RECONCILER",
+        description="mint_shrink, wls_var, wls_struct, ols, bottom_up, top_down, or none",
+    )
     tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
     tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
 

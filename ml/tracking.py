@@ -83,6 +83,16 @@ class Tracker:
                     )
             self.mlflow.log_artifacts(str(d), artifact_path="engine")
 
+    def log_reconciliation(self, summary: dict) -> None:
+        """Backtest MASE and 80% coverage per level, before and after reconciliation."""
+        metrics = {"reconcile.coherence_error": float(summary["coherence_error"])}
+        for level, values in summary["levels"].items():
+            for key, value in values.items():
+                if key != "nodes" and value == value:  # skip NaN
+                    metrics[f"reconcile.{level}.{key}"] = float(value)
+        self.mlflow.log_metrics(metrics)
+        self.mlflow.set_tag("reconciler", summary["reconciler"])
+
     def register_champion(self, model) -> str | None:
         """Log a fitted global model, register it, and point the ``champion`` alias at it."""
         from ml.models.gbm import LightGBMGlobal, XGBoostGlobal

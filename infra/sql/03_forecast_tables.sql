@@ -54,6 +54,7 @@ create table if not exists forecast.backtest_metrics (
 -- Why each series got its model: the winner, the runner-up and every candidate's score.
 create table if not exists forecast.model_selection (
     run_id          bigint not null references forecast.forecast_runs (run_id) on delete cascade,
+    level           text   not null default 'restaurant_sku',
     node_key        text   not null,
     restaurant_id   text,
     sku_id          text,
@@ -64,14 +65,21 @@ create table if not exists forecast.model_selection (
     segment         text,                 -- the volume class the choice was made for
     reason          text   not null,
     scores          jsonb  not null default '{}'::jsonb,
-    primary key (run_id, node_key)
+    primary key (run_id, level, node_key)
 );
 
+-- warehouses created before selection per segment and per hierarchy level
 alter table forecast.model_selection add column if not exists segment text;
+alter table forecast.model_selection
+    add column if not exists level text not null default 'restaurant_sku';
+alter table forecast.model_selection drop constraint if exists model_selection_pkey;
+alter table forecast.model_selection add primary key (run_id, level, node_key);
 
--- The conformal calibration of the intervals: residual quantiles per model and horizon bucket.
+-- The conformal calibration of the intervals: residual quantiles per model and horizon bucket,
+-- for the bottom level and for the aggregate nodes' own (base) forecasts.
 create table if not exists forecast.interval_calibration (
     run_id          bigint not null references forecast.forecast_runs (run_id) on delete cascade,
+    level           text   not null default 'restaurant_sku',
     model           text   not null,
     horizon_bucket  text   not null,
     volume_class    text   not null,
@@ -79,7 +87,13 @@ create table if not exists forecast.interval_calibration (
     q50             double precision not null,
     q90             double precision not null,
     n_residuals     integer not null,
-    primary key (run_id, model, horizon_bucket, volume_class)
+    primary key (run_id, level, model, horizon_bucket, volume_class)
 );
+
+alter table forecast.interval_calibration
+    add column if not exists level text not null default 'restaurant_sku';
+alter table forecast.interval_calibration drop constraint if exists interval_calibration_pkey;
+alter table forecast.interval_calibration
+    add primary key (run_id, level, model, horizon_bucket, volume_class);
 
 grant select on all tables in schema forecast to frycast_reader;

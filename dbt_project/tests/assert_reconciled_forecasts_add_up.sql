@@ -1,0 +1,96 @@
+-- Reconciled forecasts add up: in every run, every aggregate node equals the sum of its bottom
+-- (restaurant x SKU) forecasts on every day, within 1e-6 relative; an aggregate with no bottom
+-- rows to sum fails too.
+with reconciled as (
+    select
+        run_id,
+        level,
+        node_key,
+        forecast_date,
+        yhat
+    from {{ source('forecast', 'forecast_values') }}
+    where reconciled
+),
+
+bottom as (
+    select *
+    from {{ source('forecast', 'forecast_values') }}
+    where reconciled and level = 'restaurant_sku'
+),
+
+sums as (
+    select
+        run_id,
+        forecast_date,
+        'chain' as level,
+        'chain' as node_key,
+        sum(yhat) as total
+    from bottom
+    group by run_id, forecast_date
+    union all
+    select
+        run_id,
+        forecast_date,
+        'region' as level,
+        region as node_key,
+        sum(yhat) as total
+    from bottom
+    group by run_id, region, forecast_date
+    union all
+    select
+        run_id,
+        forecast_date,
+        'restaurant' as level,
+        restaurant_id as node_key,
+        sum(yhat) as total
+    from bottom
+    group by run_id, restaurant_id, forecast_date
+    union all
+    select
+        run_id,
+        forecast_date,
+        'product_group' as level,
+        product_group as node_key,
+        sum(yhat) as total
+    from bottom
+    group by run_id, product_group, forecast_date
+    union all
+    select
+        run_id,
+        forecast_date,
+        'sku' as level,
+        sku_id as node_key,
+        sum(yhat) as total
+    from bottom
+    group by run_id, sku_id, forecast_date
+    union all
+    select
+        run_id,
+        forecast_date,
+        'restaurant_product_group' as level,
+        restaurant_id || '/' || product_group as node_key,
+        sum(yhat) as total
+    from bottom
+    group by run_id, restaurant_id, product_group, forecast_date
+)
+
+select
+    reconciled.run_id,
+    reconciled.level,
+    reconciled.node_key,
+    reconciled.forecast_date,
+    reconciled.yhat,
+    sums.total
+from reconciled
+left join sums
+    on
+        reconciled.run_id = sums.run_id
+        and reconciled.level = sums.level
+        and reconciled.node_key = sums.node_key
+        and reconciled.forecast_date = sums.forecast_date
+where
+    reconciled.level <> 'restaurant_sku'
+    and (
+        sums.total is null
+        or abs(reconciled.yhat - sums.total) > 1e-6 * greatest(abs(sums.total), 1)
+    )
