@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= uv
 RUN := $(UV) run --frozen
 TIER ?= demo
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs bench-load bench-accuracy bench-reconcile bench
+.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs prefect-ui serve bench-load bench-accuracy bench-reconcile bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,16 +34,20 @@ import-london: setup  ## import the real London takeaway order export
 build: setup  ## dbt build: staging, intermediate, features, marts and all dbt tests
 	$(RUN) frycast build
 
-demo: setup  ## set up, start the warehouse, seed the demo tier, import London, build, summarise
+demo: setup  ## set up, start the warehouse, seed the demo tier, import London, run the whole pipeline
 	$(RUN) frycast warehouse up
 	$(RUN) frycast seed --tier demo
 	@if [ -d $(LONDON) ]; then $(MAKE) --no-print-directory import-london; fi
-	$(RUN) frycast build
+	$(RUN) frycast run
 	$(RUN) frycast summary
 	@echo
 	@echo "Where to look:"
-	@echo "  SQL:       psql \"$$($(RUN) frycast warehouse up)\" -c 'select * from marts.fct_daily_sales limit 10'"
-	@echo "  dbt docs:  make docs   (http://127.0.0.1:8080)"
+	@echo "  SQL:        psql \"$$($(RUN) frycast warehouse up)\" -c \"select level, node_key, forecast_date, yhat, yhat_lo80, yhat_hi80 from marts.fct_forecast where level = 'chain' limit 10\""
+	@echo "  accuracy:   ... -c 'select level, model, avg(mase) from marts.fct_forecast_accuracy group by 1, 2 order by 1, 3'"
+	@echo "  runs:       ... -c 'select run_id, status, published, history_end from forecast.forecast_runs'"
+	@echo "  Prefect UI: make prefect-ui, then PREFECT_API_URL=http://127.0.0.1:4200/api make demo (or frycast serve for the schedules)"
+	@echo "  dbt docs:   make docs   (http://127.0.0.1:8080)"
+	@echo "  MLflow:     uv run frycast mlflow-ui   (http://127.0.0.1:5000)"
 
 test: setup  ## the test suite (real PostgreSQL: DATABASE_URL's server, or the embedded one)
 	$(RUN) pytest -q
@@ -59,6 +64,12 @@ format:  ## apply ruff formatting and fixes
 
 docs: setup  ## generate and serve the dbt docs site on http://127.0.0.1:8080
 	$(RUN) frycast docs --port 8080
+
+prefect-ui:  ## a local Prefect server and UI on http://127.0.0.1:4200 (runs and schedules)
+	$(RUN) prefect server start --host 127.0.0.1 --port 4200
+
+serve: setup  ## register and serve the deployments (weekly pipeline, nightly drift check)
+	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:4200/api} $(RUN) frycast serve
 
 bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow; not in CI)
 	$(RUN) frycast bench-load --tier medium --tier chain

@@ -313,6 +313,83 @@ def forecast(
             )
 
 
+@app.command("run")
+def run_pipeline(
+    horizon: Annotated[
+        int | None, typer.Option(help="days to forecast (default: settings)")
+    ] = None,
+    folds: Annotated[int | None, typer.Option(help="backtest folds")] = None,
+    fold_horizon: Annotated[int | None, typer.Option(help="days per backtest fold")] = None,
+    models: Annotated[str | None, typer.Option(help="comma-separated model names")] = None,
+    reconciler: Annotated[str | None, typer.Option(help="reconciliation method")] = None,
+) -> None:
+    """The whole forecast_pipeline flow: dbt, data quality, forecast, reconcile, marts, publish."""
+    from flows.pipeline import forecast_pipeline
+
+    result = forecast_pipeline(
+        horizon=horizon,
+        folds=folds,
+        fold_horizon=fold_horizon,
+        models=[m.strip() for m in models.split(",")] if models else None,
+        reconciler=reconciler,
+        url=_url(),
+    )
+    typer.echo(
+        f"run {result['run_id']} published (data quality: {result['data_quality']}, "
+        f"metrics: {result['metrics']}); served in marts.fct_forecast"
+    )
+
+
+@app.command("drift")
+def drift(
+    trigger: Annotated[bool, typer.Option(help="re-run the pipeline if drift is found")] = False,
+) -> None:
+    """Compare new actuals with the published forecast; store forecast.drift_metrics."""
+    from flows.drift import drift_check
+
+    result = drift_check(url=_url(), trigger=trigger)
+    typer.echo(result["summary"])
+
+
+@app.command("serve")
+def serve(
+    pipeline_cron: Annotated[str | None, typer.Option(help="cron of forecast_pipeline")] = None,
+    drift_cron: Annotated[str | None, typer.Option(help="cron of drift_check")] = None,
+) -> None:
+    """Register and serve the deployments (weekly pipeline, nightly drift check) in Prefect."""
+    from prefect import serve as prefect_serve
+
+    from flows.drift import drift_check
+    from flows.pipeline import forecast_pipeline
+    from frycast.settings import get_settings
+
+    s = get_settings()
+    prefect_serve(
+        forecast_pipeline.to_deployment(
+            name="weekly", cron=pipeline_cron or s.pipeline_cron, parameters={"url": _url()}
+        ),
+        drift_check.to_deployment(
+            name="nightly", cron=drift_cron or s.drift_cron, parameters={"url": _url()}
+        ),
+    )
+
+
+@app.command("mlflow-ui")
+def mlflow_ui(port: Annotated[int, typer.Option(help="port")] = 5000) -> None:
+    """The MLflow UI over the warehouse's tracking store (runs, metrics, the champion model)."""
+    import subprocess
+    import sys
+
+    from ml.tracking import warehouse_tracking_uri
+
+    s = get_settings()
+    uri = s.mlflow_tracking_uri or warehouse_tracking_uri(_url())
+    subprocess.run(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port", str(port)],
+        check=False,
+    )
+
+
 @app.command("bench-reconcile")
 def bench_reconcile(
     size: Annotated[list[str], typer.Option(help="10k, 20k and/or 100k bottom series")] = [  # noqa: B006

@@ -9,7 +9,13 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from frycast.forecast_store import finish_run, open_run, write_results
+from frycast.forecast_store import (
+    delete_run_rows,
+    finish_run,
+    open_run,
+    set_run_config,
+    write_results,
+)
 from frycast.panel_io import load_panel, stale_restaurants
 from frycast.settings import Settings, get_settings
 from ml.engine import EngineConfig, EngineResult, run_engine
@@ -59,6 +65,7 @@ def run_forecast(
     restaurants: list[str] | None = None,
     track: bool = True,
     reconciler: str | None = None,
+    run_id: int | None = None,
     **overrides,
 ) -> ForecastReport:
     """Forecast every active restaurant × SKU series and every node above them, reconcile, and
@@ -67,7 +74,11 @@ def run_forecast(
     config = engine_config(s, **overrides)
     reconciler = reconciler or s.reconciler
     started = time.perf_counter()
-    run_id = open_run(url, config.horizon, {**config.to_json(), "reconciler": reconciler})
+    run_config = {**config.to_json(), "reconciler": reconciler}
+    if run_id is None:
+        run_id = open_run(url, config.horizon, run_config)
+    else:
+        set_run_config(url, run_id, config.horizon, run_config)
     tracker = make_tracker(url, s) if track else None
     mlflow_run_id = champion = None
     try:
@@ -106,6 +117,7 @@ def run_forecast(
                 f"reconciled forecasts do not add up: relative gap "
                 f"{result.summary['coherence_error']:.1e} > {COHERENCE_TOLERANCE:.0e}"
             )
+        delete_run_rows(url, run_id)  # a retried step rewrites its rows, never duplicates
         counts = write_results(url, run_id, result)
         finish_run(
             url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from frycast.db import dbt_env
 from frycast.settings import Settings, get_settings
@@ -15,6 +15,8 @@ class DbtResult:
     passed: int
     failed: int
     failures: list[str]
+    # every dbt test that ran: (name, relation it tests, status, failing rows, message)
+    tests: list[tuple[str, str | None, str, int | None, str]] = field(default_factory=list)
 
 
 def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtResult:
@@ -39,14 +41,24 @@ def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtR
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    passed, failures = 0, []
+    passed, failures, tests = 0, [], []
     results = getattr(res.result, "results", None) or []
     for r in results:
         status = str(getattr(r, "status", "")).lower()
+        node = r.node
+        if getattr(node, "resource_type", None) is not None and str(node.resource_type).endswith(
+            "test"
+        ):
+            refs = getattr(node, "refs", None) or []
+            sources = getattr(node, "sources", None) or []
+            target = refs[0].name if refs else ".".join(sources[0]) if sources else None
+            tests.append(
+                (node.name, target, status, getattr(r, "failures", None), (r.message or "")[:300])
+            )
         if status in {"success", "pass"}:
             passed += 1
         elif status in {"error", "fail", "runtime error"}:
             failures.append(f"{r.node.unique_id}: {status}: {(r.message or '').strip()[:300]}")
     if res.exception is not None:
         failures.append(f"dbt raised: {res.exception}")
-    return DbtResult(res.success and not failures, passed, len(failures), failures)
+    return DbtResult(res.success and not failures, passed, len(failures), failures, tests)

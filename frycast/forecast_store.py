@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pandas as pd
 import psycopg
@@ -75,6 +76,15 @@ def open_run(url: str, horizon: int, config: dict) -> int:
         ).fetchone()[0]
 
 
+def set_run_config(url: str, run_id: int, horizon: int, config: dict) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "update forecast.forecast_runs set horizon_days = %s, config = config || %s"
+            " where run_id = %s",
+            (horizon, json.dumps(config, default=str), run_id),
+        )
+
+
 def finish_run(
     url: str,
     run_id: int,
@@ -118,3 +128,76 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
 def _chunks(frame: pd.DataFrame, size: int = 500_000):
     for start in range(0, len(frame), size):
         yield frame.iloc[start : start + size]
+
+
+PIPELINE_LOCK = 727_001  # pg advisory lock key: one forecasting pipeline at a time
+
+
+@contextmanager
+def pipeline_lock(url: str, wait: bool = True):
+    """Hold the pipeline's advisory lock for the duration: a second run waits (serialises)
+    instead of interleaving its writes and publish with the first one's."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if wait:
+            conn.execute("select pg_advisory_lock(%s)", (PIPELINE_LOCK,))
+        elif not conn.execute("select pg_try_advisory_lock(%s)", (PIPELINE_LOCK,)).fetchone()[0]:
+            raise RuntimeError("another forecasting pipeline is running")
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (PIPELINE_LOCK,))
+
+
+def fail_abandoned_runs(url: str) -> list[int]:
+    """Runs still 'running' while we hold the pipeline lock were killed mid-way: mark them."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """update forecast.forecast_runs
+                  set status = 'failed', finished_at = now(),
+                      message = coalesce(message || '; ', '')
+                                || 'abandoned: the process running it stopped'
+                where status = 'running'
+            returning run_id"""
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def publish_run(url: str, run_id: int) -> None:
+    """Serve ``run_id``: one transaction, only for a run that succeeded and has its rows."""
+    with psycopg.connect(url) as conn:
+        status = conn.execute(
+            "select status from forecast.forecast_runs where run_id = %s for update", (run_id,)
+        ).fetchone()
+        if status is None or status[0] != "succeeded":
+            raise RuntimeError(f"run {run_id} cannot be published: status {status and status[0]}")
+        has_rows = conn.execute(
+            "select exists (select 1 from forecast.forecast_values where run_id = %s)", (run_id,)
+        ).fetchone()[0]
+        if not has_rows:
+            raise RuntimeError(f"run {run_id} has no forecast rows")
+        conn.execute(
+            "update forecast.forecast_runs set published = true, published_at = now()"
+            " where run_id = %s",
+            (run_id,),
+        )
+
+
+def published_run(url: str) -> int | None:
+    """The run readers are served: the latest published one."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select max(run_id) from forecast.forecast_runs where published"
+        ).fetchone()
+    return row[0]
+
+
+def delete_run_rows(url: str, run_id: int) -> None:
+    """Forget what a run wrote (to redo a step idempotently); the run row stays."""
+    with psycopg.connect(url) as conn:
+        for table in (
+            "forecast_values",
+            "backtest_metrics",
+            "model_selection",
+            "interval_calibration",
+        ):
+            conn.execute(f"delete from forecast.{table} where run_id = %s", (run_id,))

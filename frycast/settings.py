@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         alias="FRYCAST_RECONCILER",
         description="mint_shrink, wls_var, wls_struct, ols, bottom_up, top_down, or none",
     )
+    pipeline_cron: str = Field(default="0 3 * * 1", alias="FRYCAST_PIPELINE_CRON")  # Mon 03:00
+    drift_cron: str = Field(default="0 6 * * *", alias="FRYCAST_DRIFT_CRON")  # daily 06:00
     tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
     tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
 

@@ -96,4 +96,59 @@ alter table forecast.interval_calibration drop constraint if exists interval_cal
 alter table forecast.interval_calibration
     add primary key (run_id, level, model, horizon_bucket, volume_class);
 
+-- Publishing: a run is served once `published` flips (one transaction, after every row is in).
+alter table forecast.forecast_runs add column if not exists published_at timestamptz;
+alter table forecast.forecast_runs add column if not exists pipeline text;  -- the flow run id
+
+-- Data-quality results of a pipeline run: Great Expectations and dbt tests, one row per check.
+create table if not exists forecast.dq_results (
+    run_id       bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
+    source       text    not null check (source in ('great_expectations', 'dbt')),
+    check_name   text    not null,         -- suite.expectation[column] or the dbt test's name
+    table_name   text,
+    severity     text    not null check (severity in ('critical', 'warning')),
+    success      boolean not null,
+    observed     text,                     -- the observed value or failing-row count
+    details      jsonb   not null default '{}'::jsonb,
+    checked_at   timestamptz not null default now(),
+    primary key (run_id, source, check_name)
+);
+
+-- Drift checks of the published forecast against new actuals, per node (and per level).
+create table if not exists forecast.drift_metrics (
+    check_id        bigint  not null,
+    run_id          bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
+    checked_at      timestamptz not null default now(),
+    level           text    not null,
+    node_key        text    not null,
+    window_start    date    not null,
+    window_end      date    not null,
+    n_days          integer not null,
+    mae             double precision,      -- of the published forecast on the new actuals
+    backtest_mae    double precision,      -- what the backtests promised for the same horizon
+    error_ratio     double precision,      -- mae / backtest_mae
+    bias            double precision,      -- mean(actual - forecast) / mean(actual)
+    coverage_80     double precision,
+    psi             double precision,      -- daily units: new window vs the training window
+    ks_pvalue       double precision,      -- two-sample KS test of the same
+    drifted         boolean not null,
+    reasons         text,
+    primary key (check_id, level, node_key)
+);
+alter table forecast.drift_metrics add column if not exists ks_pvalue double precision;
+create sequence if not exists forecast.drift_check_id;
+
+-- Gate verdicts of a run: the deterministic rules now, Claude agents later (same shape).
+create table if not exists forecast.agent_reviews (
+    run_id      bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
+    agent       text    not null,          -- 'data_quality', 'metrics', 'drift'
+    verdict     text    not null,          -- proceed / halt, publish / hold, retrain / keep
+    summary     text    not null,
+    findings    jsonb   not null default '[]'::jsonb,
+    model       text    not null,          -- the Claude model, or 'rules' for the offline gate
+    offline     boolean not null,          -- true: a deterministic review, no model was asked
+    created_at  timestamptz not null default now(),
+    primary key (run_id, agent)
+);
+
 grant select on all tables in schema forecast to frycast_reader;

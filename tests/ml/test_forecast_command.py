@@ -155,3 +155,16 @@ def test_mlflow_records_are_in_the_warehouse(tiny_warehouse, report):
         "select name, version from mlflow.registered_model_aliases where alias = 'champion'",
     )
     assert alias == [("frycast-global-model", int(report.champion_version))]
+
+
+def test_tracking_leaves_the_users_mlflow_environment_alone(tiny_warehouse, tmp_path, monkeypatch):
+    # MLflow exports the URI it is given; frycast's settings read MLFLOW_TRACKING_URI as the
+    # user's choice, so a second warehouse in the same process used to track into the first
+    import os
+
+    from ml.tracking import Tracker, warehouse_tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    Tracker(warehouse_tracking_uri(tiny_warehouse), "frycast-env-test", tmp_path.as_uri())
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert Settings().mlflow_tracking_uri is None

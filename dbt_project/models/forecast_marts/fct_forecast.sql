@@ -1,0 +1,57 @@
+-- The served forecast: every level of the hierarchy, day by day, from the latest published run
+-- (or the run chosen with --vars '{forecast_run_id: N}'). Reconciled rows when the run was
+-- reconciled, so the levels add up; the model each node's base forecast came from.
+with runs as (
+    select * from {{ source('forecast', 'forecast_runs') }}
+),
+
+latest_published as (
+    select max(run_id) as run_id
+    from runs
+    where published
+),
+
+chosen_run as (
+    select
+        runs.run_id,
+        runs.history_end,
+        runs.published_at,
+        coalesce(runs.config ->> 'reconciler', 'none') <> 'none' as is_reconciled
+    from runs
+    cross join latest_published
+    where runs.run_id = coalesce({{ var('forecast_run_id', 'null') }}::bigint, latest_published.run_id)
+),
+
+selection as (
+    select
+        run_id,
+        level,
+        node_key,
+        model as base_model
+    from {{ source('forecast', 'model_selection') }}
+)
+
+select
+    v.run_id,
+    v.level,
+    v.node_key,
+    v.restaurant_id,
+    v.sku_id,
+    v.product_group,
+    v.region,
+    v.forecast_date,
+    v.yhat,
+    v.yhat_q50,
+    v.yhat_lo80,
+    v.yhat_hi80,
+    v.model,
+    s.base_model,
+    v.reconciled,
+    r.history_end,
+    r.published_at,
+    (v.forecast_date - r.history_end) as horizon_day
+from {{ source('forecast', 'forecast_values') }} as v
+inner join chosen_run as r
+    on v.run_id = r.run_id and v.reconciled = r.is_reconciled
+left join selection as s
+    on v.run_id = s.run_id and v.level = s.level and v.node_key = s.node_key

@@ -1,0 +1,22 @@
+-- Backtest accuracy of every run: by level, node, model and fold, with the run's publish state.
+-- `model = 'selected'` is each node's chosen base forecast; the reconciler's name (e.g.
+-- 'mint_shrink') the reconciled one; other models are the candidates.
+select
+    m.run_id,
+    r.published,
+    r.history_end,
+    m.level,
+    m.node_key,
+    m.model,
+    m.fold,
+    m.origin,
+    m.horizon,
+    m.n_obs,
+    m.mase,
+    m.smape,
+    m.wql,
+    m.coverage_80
+from {{ source('forecast', 'backtest_metrics') }} as m
+inner join {{ source('forecast', 'forecast_runs') }} as r
+    on m.run_id = r.run_id
+where r.status = 'succeeded'

@@ -1,0 +1,109 @@
+-- Hindsight accuracy: each published run's served forecasts against the actuals that arrived
+-- after its forecast origin, at every level (actuals summed up the hierarchy like the forecasts).
+with served as (
+    select
+        v.run_id,
+        v.level,
+        v.node_key,
+        v.forecast_date,
+        v.yhat,
+        v.yhat_lo80,
+        v.yhat_hi80
+    from {{ source('forecast', 'forecast_values') }} as v
+    inner join {{ source('forecast', 'forecast_runs') }} as r
+        on
+            v.run_id = r.run_id
+            and r.published
+            and v.reconciled = (coalesce(r.config ->> 'reconciler', 'none') <> 'none')
+),
+
+sales as (
+    select
+        d.restaurant_id,
+        d.sku_id,
+        d.sale_date,
+        d.units,
+        r.region,
+        s.product_group
+    from {{ ref('fct_daily_sales') }} as d
+    inner join {{ ref('dim_restaurant') }} as r on d.restaurant_id = r.restaurant_id
+    inner join {{ ref('dim_sku') }} as s on d.sku_id = s.sku_id
+    where d.units is not null
+),
+
+actuals as (
+    select
+        'restaurant_sku' as level,
+        restaurant_id || '/' || sku_id as node_key,
+        sale_date,
+        sum(units) as actual
+    from sales
+    group by restaurant_id, sku_id, sale_date
+    union all
+    select
+        'chain' as level,
+        'chain' as node_key,
+        sale_date,
+        sum(units) as actual
+    from sales
+    group by sale_date
+    union all
+    select
+        'region' as level,
+        region as node_key,
+        sale_date,
+        sum(units) as actual
+    from sales
+    group by region, sale_date
+    union all
+    select
+        'restaurant' as level,
+        restaurant_id as node_key,
+        sale_date,
+        sum(units) as actual
+    from sales
+    group by restaurant_id, sale_date
+    union all
+    select
+        'product_group' as level,
+        product_group as node_key,
+        sale_date,
+        sum(units) as actual
+    from sales
+    group by product_group, sale_date
+    union all
+    select
+        'sku' as level,
+        sku_id as node_key,
+        sale_date,
+        sum(units) as actual
+    from sales
+    group by sku_id, sale_date
+    union all
+    select
+        'restaurant_product_group' as level,
+        restaurant_id || '/' || product_group as node_key,
+        sale_date,
+        sum(units) as actual
+    from sales
+    group by restaurant_id, product_group, sale_date
+)
+
+select
+    served.run_id,
+    served.level,
+    served.node_key,
+    served.forecast_date,
+    served.yhat,
+    served.yhat_lo80,
+    served.yhat_hi80,
+    actuals.actual::double precision as actual,
+    actuals.actual - served.yhat as error,
+    abs(actuals.actual - served.yhat) as abs_error,
+    actuals.actual between served.yhat_lo80 and served.yhat_hi80 as in_interval_80
+from served
+inner join actuals
+    on
+        served.level = actuals.level
+        and served.node_key = actuals.node_key
+        and served.forecast_date = actuals.sale_date

@@ -1,0 +1,227 @@
+"""The `forecast_pipeline` Prefect flow: raw data to published, reconciled forecast marts.
+
+dbt build (staging, features, marts) → data-quality checks (Great Expectations + dbt tests) →
+data-quality gate → backtest, select, forecast 365 days, reconcile, write (one run_id) → dbt build
+of the forecast marts → metric gate → publish. Tasks are thin wrappers over `frycast` / `ml`
+functions and pass run ids, never DataFrames. One pipeline at a time (advisory lock); a run that
+fails or was killed is marked failed, and the previously published run stays served.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import psycopg
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.context import get_run_context
+
+from frycast import quality
+from frycast.db import database_url
+from frycast.dbt import DbtResult, run_dbt
+from frycast.forecast_store import (
+    fail_abandoned_runs,
+    finish_run,
+    open_run,
+    pipeline_lock,
+    publish_run,
+    published_run,
+)
+from frycast.reviews import metric_gate, record_verdict
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+WAREHOUSE_MODELS = ["build", "--exclude", "source:forecast+"]
+FORECAST_MARTS = ["build", "--select", "source:forecast+"]
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only what a retry can fix: a dropped or refused database connection."""
+    try:
+        state.result()
+    except psycopg.OperationalError:
+        return True
+    except Exception:  # noqa: BLE001 - anything else fails at once
+        return False
+    return False
+
+
+class GateHalted(RuntimeError):
+    """A gate said no: the run stops here, recorded as failed, with the gate's reasons."""
+
+
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
+def start_run(url: str, horizon: int) -> int:
+    abandoned = fail_abandoned_runs(url)
+    if abandoned:
+        get_run_logger().warning("marked abandoned runs failed: %s", abandoned)
+    run_id = open_run(url, horizon, {"pipeline": "forecast_pipeline"})
+    try:
+        flow_run = get_run_context().flow_run.id
+    except Exception:  # noqa: BLE001 - outside a flow run (tests calling the task's fn)
+        flow_run = None
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "update forecast.forecast_runs set pipeline = %s where run_id = %s",
+            (str(flow_run) if flow_run else None, run_id),
+        )
+    return run_id
+
+
+@task
+def dbt_build(url: str, args: list[str]) -> DbtResult:
+    result = run_dbt(args, url)
+    get_run_logger().info(
+        "dbt %s: %d passed, %d failed", " ".join(args), result.passed, result.failed
+    )
+    return result
+
+
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
+def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
+    checks = quality.run_expectations(url) + [quality.freshness(url)]
+    checks += quality.dbt_checks(dbt_result)
+    if not dbt_result.success and not dbt_result.tests:
+        checks.append(
+            quality.Check(
+                "dbt",
+                "dbt_build",
+                None,
+                "critical",
+                False,
+                f"{dbt_result.failed} failures",
+                {"failures": dbt_result.failures[:20]},
+            )
+        )
+    return quality.store(url, run_id, checks)
+
+
+@task
+def data_quality_review(url: str, run_id: int) -> quality.Verdict:
+    verdict = quality.data_quality_gate(url, run_id)
+    record_verdict(url, run_id, verdict)
+    return verdict
+
+
+@task
+def forecast(url: str, run_id: int, overrides: dict) -> dict:
+    from flows.forecast import run_forecast
+
+    report = run_forecast(url, run_id=run_id, **overrides)
+    return {
+        "run_id": report.run_id,
+        "n_series": report.n_series,
+        "rows": report.rows_written,
+        "bottom": report.summary.get("per_model", {}),
+        "levels": (report.reconciliation or {}).get("levels", {}),
+        "mlflow_run_id": report.mlflow_run_id,
+        "champion_version": report.champion_version,
+        "skipped": {k: str(v) for k, v in report.skipped.items()},
+        "seconds": round(report.seconds, 1),
+    }
+
+
+@task
+def metric_review(url: str, run_id: int) -> quality.Verdict:
+    verdict = metric_gate(url, run_id)
+    record_verdict(url, run_id, verdict)
+    return verdict
+
+
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
+def publish(url: str, run_id: int) -> int:
+    publish_run(url, run_id)
+    return run_id
+
+
+@flow(name="forecast_pipeline", log_prints=True)
+def forecast_pipeline(
+    horizon: int | None = None,
+    folds: int | None = None,
+    fold_horizon: int | None = None,
+    models: list[str] | None = None,
+    reconciler: str | None = None,
+    url: str | None = None,
+) -> dict:
+    """Raw data to a published, reconciled forecast. Returns the run id and the gate verdicts."""
+    from frycast.settings import get_settings
+
+    url = url or database_url()
+    s = get_settings()
+    overrides = {
+        "horizon": horizon,
+        "folds": folds,
+        "fold_horizon": fold_horizon,
+        "models": tuple(models) if models else None,
+        "reconciler": reconciler,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    with pipeline_lock(url):
+        before = published_run(url)
+        run_id = start_run(url, horizon or s.horizon_days)
+        try:
+            built = dbt_build(url, WAREHOUSE_MODELS)
+            validate_data(url, run_id, built)
+            dq = data_quality_review(url, run_id)
+            if not dq.go:
+                raise GateHalted(f"data-quality gate: {dq.summary}")
+            report = forecast(url, run_id, overrides)
+            marts = dbt_build(url, FORECAST_MARTS)
+            if not marts.success:
+                raise RuntimeError("forecast marts failed: " + "; ".join(marts.failures[:5]))
+            review = metric_review(url, run_id)
+            if not review.go:
+                raise GateHalted(f"metric gate: {review.summary}")
+            publish(url, run_id)
+        except BaseException as exc:
+            finish_run(url, run_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:2000])
+            _artifact(url, run_id, before, failed=str(exc))
+            raise
+        _artifact(url, run_id, before, report=report, dq=dq, review=review)
+        return {
+            "run_id": run_id,
+            "published": True,
+            "data_quality": dq.verdict,
+            "metrics": review.verdict,
+        }
+
+
+def _artifact(url, run_id, before, report=None, dq=None, review=None, failed=None) -> None:
+    """The run's summary in the Prefect UI: rows, accuracy by level, gate verdicts, links."""
+    lines = [f"# Forecast run {run_id}"]
+    if failed:
+        lines += [
+            f"**Failed** — {failed}",
+            "",
+            f"The previously published run ({before}) is still the one served.",
+        ]
+    else:
+        lines += [
+            f"Published; replaces run {before}." if before else "Published (the first run).",
+            "",
+            f"- series: {report['n_series']:,}; rows: "
+            + ", ".join(f"{t} {n:,}" for t, n in report["rows"].items()),
+            f"- data-quality gate: **{dq.verdict}** — {dq.summary}",
+            f"- metric gate: **{review.verdict}** — {review.summary}",
+            f"- MLflow run `{report['mlflow_run_id']}`, "
+            f"champion version {report['champion_version']}",
+            "",
+            "| level | MASE base | MASE reconciled | coverage 80% |",
+            "|---|---|---|---|",
+        ]
+        for level, v in report["levels"].items():
+            lines.append(
+                f"| {level} | {v['mase_base']:.3f} | {v['mase_reconciled']:.3f} "
+                f"| {v['coverage_reconciled']:.3f} |"
+            )
+        lines += ["", "SQL: `select * from marts.fct_forecast where level = 'chain' limit 10`"]
+    try:
+        create_markdown_artifact(
+            "\n".join(lines), key=f"forecast-run-{run_id}", description="frycast forecast run"
+        )
+    except Exception:  # noqa: BLE001 - no Prefect API (a plain function call): log it instead
+        log.info("\n".join(lines))

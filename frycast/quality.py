@@ -1,0 +1,280 @@
+"""Data quality: Great Expectations suites (as code) on raw and staging tables, dbt test results,
+both stored in ``forecast.dq_results``, and the deterministic gate that reads them.
+
+Every expectation carries a severity in its ``meta``: a failed *critical* check halts the
+pipeline before training; a *warning* is recorded and shown, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+import psycopg
+
+from frycast.dbt import DbtResult
+
+log = logging.getLogger(__name__)
+
+VOLUME_RATIO = (0.5, 2.0)  # the latest load's rows vs the previous load's of the same source
+STALE_AFTER_DAYS = 7  # warning when the newest load is older than this
+
+
+@dataclass
+class Check:
+    source: str
+    check_name: str
+    table_name: str | None
+    severity: str
+    success: bool
+    observed: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def _suites(url: str):
+    """(schema, table, suite name, expectations) — the suites, as code."""
+    import great_expectations.expectations as gxe
+
+    crit, warn = {"severity": "critical"}, {"severity": "warning"}
+    previous, _ = _load_volumes(url)
+    volume = []
+    if previous:
+        lo, hi = (int(previous * r) for r in VOLUME_RATIO)
+        volume = [gxe.ExpectTableRowCountToBeBetween(min_value=lo, max_value=hi, meta=warn)]
+    return [
+        (
+            "raw",
+            "daily_sales",
+            "raw_daily_sales",
+            [
+                gxe.ExpectTableColumnsToMatchSet(
+                    column_set=[
+                        "batch_id",
+                        "restaurant_id",
+                        "sku_id",
+                        "sale_date",
+                        "units",
+                        "net_sales",
+                        "unit_price",
+                        "on_promo",
+                    ],
+                    exact_match=False,
+                    meta=crit,
+                ),
+                *(
+                    gxe.ExpectColumnValuesToNotBeNull(column=c, meta=crit)
+                    for c in ("batch_id", "restaurant_id", "sku_id", "sale_date", "units")
+                ),
+                gxe.ExpectColumnValuesToBeBetween(column="units", min_value=0, meta=crit),
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["batch_id", "restaurant_id", "sku_id", "sale_date"], meta=crit
+                ),
+                gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=crit),
+            ],
+        ),
+        (
+            "staging",
+            "stg_raw__daily_sales",
+            "staging_daily_sales",
+            [
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["restaurant_id", "sku_id", "sale_date"], meta=crit
+                ),
+                gxe.ExpectColumnValuesToBeBetween(column="units", min_value=0, meta=crit),
+                # a day selling 5,000 of one item in one restaurant is a unit or a keying error
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="units", max_value=5000, mostly=0.9999, meta=warn
+                ),
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="unit_price", min_value=0, max_value=100, mostly=0.999, meta=warn
+                ),
+            ],
+        ),
+        ("raw", "latest_load", "latest_load_volume", volume),
+    ]
+
+
+def _load_volumes(url: str) -> tuple[int | None, int | None]:
+    """Rows of the newest loaded batch and of the one before it from the same source."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """select rows_loaded from raw.load_batches
+                where status = 'loaded'
+                  and source = (select source from raw.load_batches where status = 'loaded'
+                                 order by batch_id desc limit 1)
+                order by batch_id desc limit 2"""
+        ).fetchall()
+    latest = rows[0][0] if rows else None
+    previous = rows[1][0] if len(rows) > 1 else None
+    return previous, latest
+
+
+def run_expectations(url: str) -> list[Check]:
+    """Validate every suite with GX Core against the warehouse; one Check per expectation."""
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = {"globally": False}
+    ds = ctx.data_sources.add_postgres("warehouse", connection_string=_sqlalchemy_url(url))
+    checks: list[Check] = []
+    for schema, table, suite_name, expectations in _suites(url):
+        if not expectations:
+            continue
+        if table == "latest_load":
+            asset = ds.add_query_asset(
+                "latest_load",
+                query="select * from raw.daily_sales where batch_id = "
+                "(select max(batch_id) from raw.load_batches where status = 'loaded')",
+            )
+            batch = asset.add_batch_definition_whole_table("all")
+            qualified = "raw.daily_sales (latest batch)"
+        else:
+            asset = ds.add_table_asset(table, table_name=table, schema_name=schema)
+            batch = asset.add_batch_definition_whole_table("all")
+            qualified = f"{schema}.{table}"
+        suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name))
+        for e in expectations:
+            suite.add_expectation(e)
+        result = ctx.validation_definitions.add(
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+        ).run()
+        for r in result.results:
+            cfg = r.expectation_config
+            kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
+            col = kwargs.get("column") or ",".join(kwargs.get("column_list", []) or [])
+            res = r.result or {}
+            observed = res.get("observed_value")
+            if observed is None and res.get("unexpected_count") is not None:
+                observed = f"{res['unexpected_count']} unexpected"
+            checks.append(
+                Check(
+                    "great_expectations",
+                    f"{suite_name}.{cfg.type}" + (f"[{col}]" if col else ""),
+                    qualified,
+                    (cfg.meta or {}).get("severity", "critical"),
+                    bool(r.success),
+                    None if observed is None else str(observed)[:500],
+                    {"kwargs": json.loads(json.dumps(kwargs, default=str))},
+                )
+            )
+    return checks
+
+
+def freshness(url: str) -> Check:
+    """How old the newest loaded batch is (a warning: the pipeline still runs on old data)."""
+    with psycopg.connect(url) as conn:
+        age = conn.execute(
+            "select extract(epoch from now() - max(started_at)) / 86400"
+            " from raw.load_batches where status = 'loaded'"
+        ).fetchone()[0]
+    ok = age is not None and age <= STALE_AFTER_DAYS
+    return Check(
+        "great_expectations",
+        "freshness.newest_load_age_days",
+        "raw.load_batches",
+        "warning",
+        ok,
+        None if age is None else f"{float(age):.1f} days",
+    )
+
+
+def dbt_checks(result: DbtResult) -> list[Check]:
+    """dbt test outcomes as checks (dbt tests are errors: critical)."""
+    out = []
+    for name, target, status, failures, message in result.tests:
+        ok = status in ("pass", "success")
+        out.append(
+            Check(
+                "dbt",
+                name,
+                target,
+                "warning" if status == "warn" else "critical",
+                ok or status == "warn",
+                None if failures is None else f"{failures} failing rows",
+                {"status": status, "message": message},
+            )
+        )
+    return out
+
+
+def store(url: str, run_id: int, checks: list[Check]) -> int:
+    """Replace the run's dq_results with ``checks`` (re-running the step is idempotent)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("delete from forecast.dq_results where run_id = %s", (run_id,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into forecast.dq_results
+                   (run_id, source, check_name, table_name, severity, success, observed, details)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s)
+                   on conflict (run_id, source, check_name) do update
+                   set success = excluded.success and forecast.dq_results.success""",
+                [
+                    (
+                        run_id,
+                        c.source,
+                        c.check_name,
+                        c.table_name,
+                        c.severity,
+                        c.success,
+                        c.observed,
+                        json.dumps(c.details),
+                    )
+                    for c in checks
+                ],
+            )
+    return len(checks)
+
+
+@dataclass
+class Verdict:
+    """A gate's decision; the agents (issue 6) return the same shape."""
+
+    gate: str
+    verdict: str  # 'proceed' / 'halt' (data quality), 'publish' / 'hold' (metrics)
+    summary: str
+    findings: list[dict]
+    offline: bool = True  # a deterministic rule, not a model
+
+    @property
+    def go(self) -> bool:
+        return self.verdict in ("proceed", "publish")
+
+
+def data_quality_gate(url: str, run_id: int) -> Verdict:
+    """Deterministic rule: halt on any failed critical check; list every failure."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """select source, check_name, table_name, severity, observed
+                 from forecast.dq_results where run_id = %s and not success
+                order by severity, source, check_name""",
+            (run_id,),
+        ).fetchall()
+        total = conn.execute(
+            "select count(*) from forecast.dq_results where run_id = %s", (run_id,)
+        ).fetchone()[0]
+    findings = [
+        {"source": s, "check": c, "table": t, "severity": sev, "observed": o}
+        for s, c, t, sev, o in rows
+    ]
+    critical = [f for f in findings if f["severity"] == "critical"]
+    if critical:
+        names = "; ".join(f"{f['check']} on {f['table']} ({f['observed']})" for f in critical[:5])
+        return Verdict(
+            "data_quality",
+            "halt",
+            f"{len(critical)} critical data-quality check(s) failed of {total}: {names}",
+            findings,
+        )
+    return Verdict(
+        "data_quality",
+        "proceed",
+        f"all {total} checks passed"
+        if not findings
+        else f"{len(findings)} warning(s) of {total} checks; no critical failure",
+        findings,
+    )

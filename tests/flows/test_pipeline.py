@@ -1,0 +1,231 @@
+"""The forecast_pipeline flow end to end, on a small seeded chain in real Postgres, under
+Prefect's test harness: published marts, failures that leave the served run alone, the
+data-quality halt, idempotent re-runs, and drift detection."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from flows import pipeline
+from flows.drift import drift_check
+from flows.pipeline import GateHalted, forecast_pipeline
+from frycast.dbt import run_dbt
+from frycast.forecast_store import published_run
+from ingest.daily import import_daily
+from ingest.seed import seed
+from tests.conftest import _clone, _drop, _with_db, query, scalar
+from tests.ml.conftest import TINY
+
+CHEAP = {"folds": 2, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def harness():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def warehouse(server_url, template_db, tmp_path_factory, monkeypatch_module):
+    name = _clone(server_url, template_db, "frycast_pipe")
+    url = _with_db(server_url, name)
+    seed(url, TINY)
+    monkeypatch_module.setenv(
+        "FRYCAST_MLFLOW_ARTIFACTS", tmp_path_factory.mktemp("mlartifacts").as_uri()
+    )
+    from frycast.settings import get_settings
+
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    _drop(server_url, name)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def first(warehouse):
+    return forecast_pipeline(url=warehouse, **CHEAP)
+
+
+def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
+    assert first["published"] and first["data_quality"] == "proceed"
+    assert first["metrics"] == "publish"
+    assert published_run(warehouse) == first["run_id"]
+    n_series = scalar(warehouse, "select count(*) from features.feat_series where is_active")
+    levels = dict(query(warehouse, "select level, count(*) from marts.fct_forecast group by level"))
+    assert levels["restaurant_sku"] == n_series * 365
+    assert levels["chain"] == 365
+    assert scalar(warehouse, "select count(distinct run_id) from marts.fct_forecast") == 1
+    gap = scalar(
+        warehouse,
+        """select max(abs(c.yhat - b.total) / greatest(b.total, 1))
+             from marts.fct_forecast c
+             join (select forecast_date, sum(yhat) as total from marts.fct_forecast
+                    where level = 'restaurant_sku' group by forecast_date) b using (forecast_date)
+            where c.level = 'chain'""",
+    )
+    assert gap < 1e-9
+    assert scalar(warehouse, "select count(*) from marts.fct_forecast_accuracy") > 0
+    reviews = dict(
+        query(
+            warehouse,
+            "select agent, verdict from forecast.agent_reviews where run_id = %s",
+            (first["run_id"],),
+        )
+    )
+    assert reviews == {"data_quality": "proceed", "metrics": "publish"}
+    assert (
+        scalar(
+            warehouse,
+            "select count(*) from forecast.dq_results where run_id = %s and source = 'dbt'",
+            (first["run_id"],),
+        )
+        > 20
+    )
+
+
+def test_a_rerun_with_the_same_inputs_changes_nothing(warehouse, first):
+    before = query(
+        warehouse,
+        "select level, node_key, forecast_date, yhat, yhat_lo80, yhat_hi80"
+        " from marts.fct_forecast order by 1, 2, 3",
+    )
+    again = forecast_pipeline(url=warehouse, **CHEAP)
+    assert again["run_id"] != first["run_id"] and published_run(warehouse) == again["run_id"]
+    after = query(
+        warehouse,
+        "select level, node_key, forecast_date, yhat, yhat_lo80, yhat_hi80"
+        " from marts.fct_forecast order by 1, 2, 3",
+    )
+    assert after == before
+
+
+def test_a_failure_mid_run_keeps_the_published_run_served(warehouse, first, monkeypatch):
+    served = published_run(warehouse)
+
+    def broken(url, run_id):
+        raise RuntimeError("injected: the metric review crashed")
+
+    monkeypatch.setattr(pipeline, "metric_gate", broken)
+    with pytest.raises(RuntimeError, match="injected"):
+        forecast_pipeline(url=warehouse, **CHEAP)
+    failed = query(
+        warehouse,
+        "select run_id, status, published, message from forecast.forecast_runs"
+        " order by run_id desc limit 1",
+    )[0]
+    assert failed[1:3] == ("failed", False) and "injected" in failed[3]
+    # its rows were written, but nobody reads them: the served run is unchanged
+    assert published_run(warehouse) == served
+    assert scalar(warehouse, "select max(run_id) from marts.fct_forecast") == served
+
+
+def test_a_critical_data_quality_failure_halts_before_training(warehouse, first):
+    served = published_run(warehouse)
+    with query_conn(warehouse) as conn:
+        conn.execute(
+            "insert into raw.daily_sales (restaurant_id, sku_id, sale_date, units, batch_id)"
+            " select restaurant_id, sku_id, max(sale_date) + 1, -5, max(batch_id)"
+            " from raw.daily_sales group by restaurant_id, sku_id limit 1"
+        )
+    try:
+        with pytest.raises(GateHalted, match="data-quality gate"):
+            forecast_pipeline(url=warehouse, **CHEAP)
+        run_id, status, message = query(
+            warehouse,
+            "select run_id, status, message from forecast.forecast_runs"
+            " order by run_id desc limit 1",
+        )[0]
+        assert status == "failed" and "units" in message
+        # halted before training: the run wrote no forecasts
+        assert (
+            scalar(
+                warehouse,
+                "select count(*) from forecast.forecast_values where run_id = %s",
+                (run_id,),
+            )
+            == 0
+        )
+        assert published_run(warehouse) == served
+        verdict = query(
+            warehouse,
+            "select verdict, summary from forecast.agent_reviews"
+            " where run_id = %s and agent = 'data_quality'",
+            (run_id,),
+        )[0]
+        assert verdict[0] == "halt" and "critical" in verdict[1]
+    finally:
+        with query_conn(warehouse) as conn:
+            conn.execute("delete from raw.daily_sales where units < 0")
+        assert run_dbt(["build", "--exclude", "source:forecast+"], warehouse).success
+
+
+def test_drift_is_found_on_a_shifted_series_and_not_on_an_unchanged_one(warehouse, first, tmp_path):
+    served = published_run(warehouse)
+    end = scalar(
+        warehouse, "select history_end from forecast.forecast_runs where run_id = %s", (served,)
+    )
+    # new actuals for 21 days: each series sells a Poisson draw around its forecast (no change),
+    # except the busiest series, which sells three times that
+    rows = query(
+        warehouse,
+        """select restaurant_id, sku_id, forecast_date, yhat from marts.fct_forecast
+            where level = 'restaurant_sku' and forecast_date <= %s
+            order by 1, 2, 3""",
+        (end + timedelta(days=21),),
+    )
+    rng = np.random.default_rng(0)
+    busy = query(
+        warehouse,
+        """select restaurant_id, sku_id from marts.fct_daily_sales
+            where sale_date > %s - 90 group by 1, 2 order by avg(units) desc limit 1""",
+        (end,),
+    )
+    shifted = busy[0]
+    path = tmp_path / "new_days.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["restaurant_id", "sku_id", "sale_date", "units"])
+        for r, s, d, yhat in rows:
+            units = int(rng.poisson(yhat))
+            w.writerow([r, s, d.isoformat(), 3 * units + 5 if (r, s) == shifted else units])
+    import_daily(warehouse, path)
+    assert run_dbt(["build", "--exclude", "source:forecast+"], warehouse).success
+    result = drift_check(url=warehouse)
+    flagged = {
+        key
+        for key, drifted in query(
+            warehouse,
+            """select node_key, drifted from forecast.drift_metrics
+                where check_id = %s and level = 'restaurant_sku'""",
+            (result["check_id"],),
+        )
+        if drifted
+    }
+    assert f"{shifted[0]}/{shifted[1]}" in flagged
+    unchanged = {f"{r}/{s}" for r, s, _, _ in rows} - {f"{shifted[0]}/{shifted[1]}"}
+    reasons = query(
+        warehouse,
+        "select node_key, reasons, error_ratio, bias, n_days from forecast.drift_metrics"
+        " where check_id = %s and drifted and level = 'restaurant_sku'",
+        (result["check_id"],),
+    )
+    assert not flagged & unchanged, reasons
+    assert result["drifted"] >= 1
+
+
+def query_conn(url):
+    import psycopg
+
+    return psycopg.connect(url)
