@@ -142,14 +142,15 @@ class MinTShrink(_Projection):
     needs_residuals = True
 
     def __init__(self, ridge: float = RIDGE) -> None:
-        self.ridge = ridge  # added to the diagonal, as hierarchicalforecast's mint_shr_ridge
+        self.ridge = ridge  # a floor on W's diagonal, as hierarchicalforecast's mint_shr_ridge
 
     def covariance(self, h, residuals):
         e = _residuals(h, residuals)
         lam, var, centred = shrinkage(e)
         T = e.shape[0]
         self.lambda_ = lam
-        d = _floor(lam * var + self.ridge)
+        # W's diagonal is var (λ·var here, (1 - λ)·var from U U'), floored at the ridge
+        d = _floor(lam * var + np.maximum(self.ridge - var, 0.0))
         U = np.sqrt((1 - lam) / (T - 1)) * centred.T  # (n, T): (1 - λ)·Σ̂ = U U'
         # the diagonal of W must be var: λ·var + (1 - λ)·var; U U' supplies (1 - λ)·var already
         return Covariance(d, U)

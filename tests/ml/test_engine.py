@@ -10,10 +10,13 @@ import pytest
 
 from ml.engine import EngineConfig, run_engine
 from ml.intervals import ConformalCalibration
+from ml.models import build_model
 from ml.selection import select_models
 
+NAN = np.nan
+H = 56
 CHEAP = EngineConfig(
-    horizon=56,
+    horizon=H,
     folds=2,
     fold_horizon=28,
     fold_step=28,
@@ -27,60 +30,248 @@ def result(tiny_panel):
     return run_engine(tiny_panel, CHEAP)
 
 
+# --- run_engine on the tiny real panel -----------------------------------------------------------
+
+
 def test_every_series_gets_every_day_with_ordered_quantiles(tiny_panel, result):
     f = result.forecasts
-    assert len(f) == tiny_panel.n_series * 56
-    assert f.groupby("node_key")["forecast_date"].nunique().eq(56).all()
-    assert f["forecast_date"].min() == (tiny_panel.end + pd.Timedelta(days=1)).date()
+    assert len(f) == tiny_panel.n_series * H
+    assert set(f["node_key"]) == set(tiny_panel.keys)
+    days = pd.date_range(tiny_panel.end + pd.Timedelta(days=1), periods=H).date
+    for _, g in f.groupby("node_key"):
+        assert sorted(g["forecast_date"]) == list(days)
     assert (f["yhat_lo80"] <= f["yhat_q50"]).all() and (f["yhat_q50"] <= f["yhat_hi80"]).all()
-    assert (f["yhat_lo80"] >= 0).all() and f[["yhat", "yhat_hi80"]].notna().all().all()
+    assert (f[["yhat", "yhat_lo80", "yhat_q50", "yhat_hi80"]] >= 0).all().all()
+    assert f[["yhat", "yhat_lo80", "yhat_q50", "yhat_hi80"]].notna().all().all()
+    # the intervals have width: the busy series' bands are not collapsed onto the forecast
+    busy = f[f["yhat"] > 5]
+    assert len(busy) > 0 and (busy["yhat_hi80"] > busy["yhat_lo80"]).all()
 
 
-def test_metrics_cover_every_series_model_and_fold(tiny_panel, result):
-    m = result.metrics
-    bottom = m[m["level"] == "restaurant_sku"]
-    assert len(bottom) == tiny_panel.n_series * 2 * 3  # series × folds × models
-    assert set(m["level"]) == {"restaurant_sku", "chain", "region", "restaurant", "product_group"}
-    assert bottom["coverage_80"].between(0, 1).all()
+def test_each_series_is_forecast_by_its_selected_model(tiny_panel, result):
+    chosen = dict(zip(result.selection["node_key"], result.selection["model"], strict=True))
+    f = result.forecasts.sort_values(["node_key", "forecast_date"])
+    assert (f["model"] == f["node_key"].map(chosen)).all()
+    yhat = f.set_index("node_key")["yhat"]
+    for name in set(chosen.values()):
+        # refitted independently on the whole history: the same forecast
+        own = build_model(name, max_horizon=H, seed=0, n_jobs=1).fit(tiny_panel).predict(H)
+        for row, key in enumerate(tiny_panel.keys):
+            if chosen[key] == name:
+                np.testing.assert_allclose(yhat.loc[key].to_numpy(), own[row], err_msg=key)
 
 
 def test_selection_is_explained(tiny_panel, result):
     s = result.selection
     assert len(s) == tiny_panel.n_series
+    assert list(s["node_key"]) == tiny_panel.keys
     assert s["reason"].str.len().gt(0).all()
-    scored = s[s["score"].notna()]
-    for _, row in scored.iterrows():
+    assert set(s["model"]) <= set(CHEAP.models)
+    for _, row in s.iterrows():
         scores = json.loads(row["scores"])
+        assert set(scores) == set(CHEAP.models)  # every series here has backtest actuals
         assert scores[row["model"]] == pytest.approx(row["score"], abs=1e-4)
-        if row["runner_up"]:
-            assert row["runner_up"] != row["model"]
+        # the runner-up is the best of the models not chosen
+        others = {m: v for m, v in scores.items() if m != row["model"]}
+        assert row["runner_up"] == min(others, key=others.get)
+        assert row["runner_up_score"] == pytest.approx(others[row["runner_up"]], abs=1e-4)
+    # the scores are the series' mean backtest MASE over the folds
+    bottom = result.metrics[result.metrics["level"] == "restaurant_sku"]
+    mean_mase = bottom.groupby(["node_key", "model"])["mase"].mean()
+    for _, row in s.iterrows():
+        for m, v in json.loads(row["scores"]).items():
+            assert mean_mase[(row["node_key"], m)] == pytest.approx(v, abs=1e-4)
 
 
-def test_selection_per_segment_and_fallback_by_hand():
-    # 12 smooth series where B beats A, one intermittent where A is best, one with no scores
-    a = np.array([[1.0] * 12 + [0.5, np.nan]] * 2)
-    b = np.array([[0.8] * 12 + [0.9, np.nan]] * 2)
-    segments = np.array(["smooth"] * 12 + ["intermittent", "smooth"])
-    sel = select_models({"A": a, "B": b}, segments=segments, min_segment_series=10)
+def test_bottom_metrics_are_each_series_own_scores(tiny_panel, result):
+    m = result.metrics
+    bottom = m[m["level"] == "restaurant_sku"]
+    assert len(bottom) == tiny_panel.n_series * 2 * 3  # series × folds × models
+    assert set(m["level"]) == {"restaurant_sku", "chain", "region", "restaurant", "product_group"}
+    assert bottom["coverage_80"].between(0, 1).all()
+    assert bottom["n_obs"].between(1, 28).all()
+    bt = result.backtest
+    rows = bottom.set_index(["node_key", "model", "fold"])
+    for i, fold in enumerate(bt.folds):
+        assert (
+            bottom.loc[bottom["fold"] == fold.index, "origin"]
+            == tiny_panel.dates[fold.origin].date()
+        ).all()
+        for s, key in enumerate(tiny_panel.keys):
+            y = tiny_panel.y[s]
+            train = y[: fold.origin + 1]
+            scale = np.nanmean(np.abs(train[7:] - train[:-7]))
+            actual = y[fold.origin + 1 : fold.origin + 29]
+            obs = ~np.isnan(actual)
+            for name in CHEAP.models:
+                pred = bt.predictions[name][i, s]
+                expected = np.abs(actual[obs] - pred[obs]).mean() / scale
+                row = rows.loc[(key, name, fold.index)]
+                assert row["mase"] == pytest.approx(expected), (key, name, fold.index)
+                assert row["n_obs"] == obs.sum()
+
+
+def test_chain_metrics_score_the_sum_of_the_series(tiny_panel, result):
+    bt = result.backtest
+    chain = result.metrics[result.metrics["level"] == "chain"].set_index(["model", "fold"])
+    open_any = (~np.isnan(tiny_panel.y)).any(axis=0)
+    total = np.where(open_any, np.nansum(tiny_panel.y, axis=0), NAN)  # the chain's daily sales
+    for i, fold in enumerate(bt.folds):
+        train = total[: fold.origin + 1]
+        scale = np.nanmean(np.abs(train[7:] - train[:-7]))
+        actual = total[fold.origin + 1 : fold.origin + 29]
+        for name in CHEAP.models:
+            pred = np.nan_to_num(bt.predictions[name][i]).sum(axis=0)
+            expected = np.nanmean(np.abs(actual - pred)) / scale
+            assert chain.loc[(name, fold.index), "mase"] == pytest.approx(expected)
+
+
+def test_summary_names_the_models(result):
+    assert result.summary["default_model"] in CHEAP.models
+    assert sum(result.summary["models_chosen"].values()) == len(result.selection)
+    assert set(result.summary["per_model"]) == set(CHEAP.models)
+    assert "lightgbm" in result.fitted  # the best global model is always refitted
+
+
+# --- select_models by hand -----------------------------------------------------------------------
+
+
+def _mase(*per_series: list[float]) -> np.ndarray:
+    """(fold, series) from each series' per-fold scores."""
+    return np.array(per_series, dtype=float).T
+
+
+SEGMENTS = np.array(["smooth", "smooth", "intermittent", "intermittent", "intermittent"])
+# 2 folds × 5 series; series 4 is new (no backtest actuals, so no scores)
+BY_SEGMENT = {
+    "A": _mase([0.5, 0.5], [0.6, 0.6], [1.0, 1.0], [1.2, 1.2], [NAN, NAN]),
+    "B": _mase([0.8, 0.8], [0.9, 0.9], [0.7, 0.7], [0.8, 0.8], [NAN, NAN]),
+    "C": _mase([0.9, 0.9], [1.0, 1.0], [0.9, 0.9], [1.0, 1.0], [NAN, NAN]),
+}
+
+
+def test_each_big_enough_segment_takes_its_own_best_model():
+    sel = select_models(BY_SEGMENT, segments=SEGMENTS, min_segment_series=2, fallback="snaive")
+    # smooth: A 0.55 < B 0.85 < C 0.95; intermittent (2 scored): B 0.75 < C 0.95 < A 1.1
+    assert sel.attrs["segment_models"] == {"smooth": "A", "intermittent": "B"}
+    assert list(sel["model"]) == ["A", "A", "B", "B", "snaive"]
+    assert list(sel["segment"]) == list(SEGMENTS)
+    # runner-up: the best other model on the series itself
+    assert list(sel["runner_up"][:4]) == ["B", "B", "C", "C"]
+    assert sel["score"][0] == pytest.approx(0.5) and sel["runner_up_score"][2] == pytest.approx(0.9)
+    # panel-wide over the 8 scored (fold, series): A 0.825, B 0.8, C 0.95
+    assert sel.attrs["default_model"] == "B"
+    assert sel.attrs["panel_scores"] == pytest.approx({"A": 0.825, "B": 0.8, "C": 0.95})
+
+
+def test_series_without_scores_get_the_fallback():
+    sel = select_models(BY_SEGMENT, segments=SEGMENTS, min_segment_series=2, fallback="snaive")
+    new = sel.iloc[4]
+    assert new["model"] == "snaive" and "fallback" in new["reason"]
+    assert new["score"] is None or np.isnan(new["score"])
+    assert new["runner_up"] is None
+    assert json.loads(new["scores"]) == {}
+
+
+def test_too_small_segments_take_the_panel_wide_best():
+    sel = select_models(BY_SEGMENT, segments=SEGMENTS, min_segment_series=3)
     assert sel.attrs["segment_models"] == {"smooth": "B", "intermittent": "B"}
-    assert list(sel["model"][:12]) == ["B"] * 12
-    # the intermittent segment has 1 scored series: it takes the panel-wide best (B), even though
-    # A is better on that one series: per-series wins over 2 folds are not trusted by default
-    assert sel["model"][12] == "B" and sel["runner_up"][12] == "A"
-    assert sel["model"][13] == "weekday_mean" and "fallback" in sel["reason"][13]
-    # with a margin, a series that wins every fold by more than it switches
-    sel = select_models({"A": a, "B": b}, segments=segments, series_margin=0.2)
-    assert sel["model"][12] == "A" and "every fold" in sel["reason"][12]
+    assert list(sel["model"][:4]) == ["B"] * 4
+    assert sel["runner_up"][0] == "A"  # A is better on series 0, but one series is not enough
+    assert sel["model"][4] == "weekday_mean"  # the default fallback
 
 
-def test_conformal_quantiles_by_hand():
-    # one fold, one smooth series, 10 days: residuals y - ŷ = -4..5, scale 1
-    actuals = (np.arange(10, dtype=float) + 6)[None, None, :]
-    preds = np.full((1, 1, 10), 10.0)
-    cal = ConformalCalibration.fit(actuals, preds, np.ones((1, 1)), np.zeros((1, 1)))
-    row = cal.table.set_index("horizon_bucket").loc["1-7"]
-    # days 1-7: residuals -4..2 -> q10 = -3.4, q50 = -1, q90 = 1.4 (linear interpolation)
-    assert (row["q10"], row["q50"], row["q90"]) == pytest.approx((-3.4, -1.0, 1.4))
-    lo, mid, hi = cal.quantiles(np.full((1, 3), 20.0), np.array([2.0]), np.array([0.0]))
-    np.testing.assert_allclose(lo, 20 - 6.8)  # the residual quantile times the series' scale
-    np.testing.assert_allclose(hi, 20 + 2.8)
+def test_a_series_switches_only_when_it_wins_every_fold_by_the_margin():
+    # one segment, where A is best overall (A 0.84 vs B 1.59 over the finite (fold, series))
+    scores = {
+        "A": _mase([1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [0.2, 0.2], [1.0, 1.0]),
+        "B": _mase([0.5, 0.6], [0.3, 1.1], [0.9, 0.85], [5.0, 5.0], [0.1, NAN]),
+    }
+    # series 0: B wins both folds, mean 0.55 < 0.8 · 1.0                       -> switches to B
+    # series 1: B mean 0.7 is better, but loses fold 1 (1.1 > 1.0)             -> stays on A
+    # series 2: B wins both folds, but mean 0.875 is within 20% of A's 1.0    -> stays on A
+    # series 3: A is its own best                                              -> A
+    # series 4: B wins the only fold it has; one fold is not "every fold"      -> stays on A
+    sel = select_models(scores, series_margin=0.2, min_segment_series=1)
+    assert sel.attrs["segment_models"] == {"all": "A"}
+    assert list(sel["model"]) == ["B", "A", "A", "A", "A"]
+    assert sel["runner_up"][0] == "A"
+    # without a margin series never leave their segment's model
+    assert list(select_models(scores, min_segment_series=1)["model"]) == ["A"] * 5
+
+
+def test_a_series_the_segment_model_cannot_score_takes_its_own_best():
+    scores = {
+        "A": _mase([0.5, 0.5], [0.5, 0.5], [NAN, NAN]),
+        "B": _mase([0.9, 0.9], [0.9, 0.9], [0.8, 0.7]),
+        "C": _mase([1.0, 1.0], [1.0, 1.0], [0.6, 0.6]),
+    }
+    sel = select_models(scores, min_segment_series=1)
+    assert sel.attrs["segment_models"] == {"all": "A"}
+    # series 2 has no A score: its own best (C 0.6 < B 0.75), not the fallback
+    assert list(sel["model"]) == ["A", "A", "C"]
+    assert sel["runner_up"][2] == "B"
+
+
+# --- the conformal calibration by hand -----------------------------------------------------------
+
+
+@pytest.fixture
+def two_class_calibration() -> ConformalCalibration:
+    # one fold, 10 days, forecast 10 throughout
+    # series 0 (smooth, scale 1): actuals 6..15, residuals -4..5
+    # series 1 (intermittent: half its days zero, scale 2): actuals 10 + 2·(0..9), scaled 0..9
+    actuals = np.array([[np.arange(6.0, 16.0), 10 + 2 * np.arange(10.0)]])
+    preds = np.full((1, 2, 10), 10.0)
+    return ConformalCalibration.fit(actuals, preds, np.array([[1.0, 2.0]]), np.array([[0.0, 0.5]]))
+
+
+def test_conformal_quantiles_per_bucket_and_class(two_class_calibration):
+    table = two_class_calibration.table.set_index(["horizon_bucket", "volume_class"])
+    # numpy's linear interpolation: the q-quantile of n sorted values sits at position q·(n-1)
+    # smooth, days 1-7: -4..2 -> q10 at 0.6 = -3.4, q50 = -1, q90 at 5.4 = 1.4
+    # smooth, days 8-10: 3, 4, 5 -> q10 at 0.2 = 3.2, q50 = 4, q90 at 1.8 = 4.8
+    # intermittent, days 1-7: 0..6 -> 0.6, 3, 5.4; days 8-10: 7, 8, 9 -> 7.2, 8, 8.8
+    expected = {
+        ("1-7", "smooth"): (-3.4, -1.0, 1.4, 7),
+        ("8-28", "smooth"): (3.2, 4.0, 4.8, 3),
+        ("1-7", "intermittent"): (0.6, 3.0, 5.4, 7),
+        ("8-28", "intermittent"): (7.2, 8.0, 8.8, 3),
+    }
+    assert set(table.index) == set(expected)
+    for key, (q10, q50, q90, n) in expected.items():
+        row = table.loc[key]
+        assert (row["q10"], row["q50"], row["q90"]) == pytest.approx((q10, q50, q90)), key
+        assert row["n"] == n
+
+
+def test_conformal_intervals_scale_by_series_and_reuse_the_last_bucket(two_class_calibration):
+    # 30 days ahead of a forecast of 20: days 29-30 have no bucket of their own -> 8-28's
+    yhat = np.full((2, 30), 20.0)
+    # series 0 smooth with scale 2; series 1 intermittent with scale 0.05, floored to 0.1
+    lo, mid, hi = two_class_calibration.quantiles(yhat, np.array([2.0, 0.05]), np.array([0, 0.9]))
+    near, far = slice(0, 7), slice(7, 30)
+    np.testing.assert_allclose(lo[0, near], 20 - 3.4 * 2)
+    np.testing.assert_allclose(mid[0, near], 20 - 1.0 * 2)
+    np.testing.assert_allclose(hi[0, near], 20 + 1.4 * 2)
+    np.testing.assert_allclose(lo[0, far], 20 + 3.2 * 2)
+    np.testing.assert_allclose(hi[0, far], 20 + 4.8 * 2)
+    np.testing.assert_allclose(lo[1, near], 20 + 0.6 * 0.1)
+    np.testing.assert_allclose(hi[1, far], 20 + 8.8 * 0.1)
+
+
+def test_conformal_intervals_are_floored_at_zero(two_class_calibration):
+    # smooth days 1-7 from a forecast of 1 with scale 2: 1 - 6.8 and 1 - 2 -> 0; 1 + 2.8 = 3.8
+    lo, mid, hi = two_class_calibration.quantiles(np.ones((1, 3)), np.array([2.0]), np.zeros(1))
+    np.testing.assert_allclose(lo, 0.0)
+    np.testing.assert_allclose(mid, 0.0)
+    np.testing.assert_allclose(hi, 3.8)
+
+
+def test_a_class_without_residuals_borrows_the_other(two_class_calibration):
+    smooth_only = ConformalCalibration(
+        two_class_calibration.table[two_class_calibration.table["volume_class"] == "smooth"]
+    )
+    # an intermittent series gets the smooth quantiles (-3.4, -1, 1.4 on days 1-7)
+    lo, mid, hi = smooth_only.quantiles(np.full((1, 2), 20.0), np.ones(1), np.array([0.9]))
+    np.testing.assert_allclose([lo[0, 0], mid[0, 0], hi[0, 0]], [16.6, 19.0, 21.4])

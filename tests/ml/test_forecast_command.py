@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from flows.forecast import run_forecast
 from frycast.dbt import run_dbt
-from frycast.settings import Settings
+from frycast.settings import PROJECT_ROOT, Settings
 from tests.conftest import query, scalar
+
+MODELS = ("snaive", "weekday_mean", "lightgbm")
 
 
 @pytest.fixture(scope="module")
-def report(tiny_warehouse, tmp_path_factory):
-    settings = Settings(
-        FRYCAST_MLFLOW_ARTIFACTS=tmp_path_factory.mktemp("mlartifacts").as_uri(),
-        FRYCAST_N_JOBS=1,
-    )
+def artifacts(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mlartifacts")
+
+
+@pytest.fixture(scope="module")
+def report(tiny_warehouse, artifacts):
+    # GIVEN the tiny warehouse and settings that keep MLflow's artifacts in a temporary folder
+    settings = Settings(FRYCAST_MLFLOW_ARTIFACTS=artifacts.as_uri(), FRYCAST_N_JOBS=1)
+    # WHEN a year is forecast with a cheap backtest, tracked and reconciled (the default)
     return run_forecast(
         tiny_warehouse,
         settings,
+        track=True,
         horizon=365,
         folds=2,
         fold_horizon=28,
         fold_step=28,
-        models=("snaive", "weekday_mean", "lightgbm"),
+        models=MODELS,
     )
 
 
@@ -130,31 +144,150 @@ def test_backtests_and_selection_are_stored(tiny_warehouse, report):
 
 
 def test_mlflow_records_are_in_the_warehouse(tiny_warehouse, report):
-    run = query(
-        tiny_warehouse,
-        "select status from mlflow.runs where run_uuid = %s",
-        (report.mlflow_run_id,),
-    )
-    assert run == [("FINISHED",)]
-    metrics = scalar(
-        tiny_warehouse,
-        "select count(*) from mlflow.metrics where run_uuid = %s and key like 'lightgbm.%%'",
-        (report.mlflow_run_id,),
-    )
-    assert metrics > 5
+    assert report.mlflow_run_id and report.champion_version
+    # the forecast run points at its MLflow run, which finished
     assert (
         scalar(
             tiny_warehouse,
-            "select value from mlflow.params where run_uuid = %s and key = 'horizon'",
+            "select mlflow_run_id from forecast.forecast_runs where run_id = %s",
+            (report.run_id,),
+        )
+        == report.mlflow_run_id
+    )
+    run = query(
+        tiny_warehouse,
+        """select r.status, e.name
+             from mlflow.runs r join mlflow.experiments e using (experiment_id)
+            where r.run_uuid = %s""",
+        (report.mlflow_run_id,),
+    )
+    assert run == [("FINISHED", "frycast-forecast")]
+    params = dict(
+        query(
+            tiny_warehouse,
+            "select key, value from mlflow.params where run_uuid = %s",
             (report.mlflow_run_id,),
         )
-        == "365"
     )
+    assert params["horizon"] == "365" and params["folds"] == "2"
+    assert json.loads(params["models"]) == list(MODELS)
+    assert params["n_series"] == str(report.n_series)
+    # the backtest means MLflow holds are the ones forecast.backtest_metrics holds
+    metrics = dict(
+        query(
+            tiny_warehouse,
+            "select key, value from mlflow.metrics where run_uuid = %s",
+            (report.mlflow_run_id,),
+        )
+    )
+    for model in MODELS:
+        stored = scalar(
+            tiny_warehouse,
+            """select avg(mase) from forecast.backtest_metrics
+                where run_id = %s and level = 'restaurant_sku' and model = %s""",
+            (report.run_id, model),
+        )
+        assert metrics[f"{model}.restaurant_sku.mase"] == pytest.approx(stored)
+    assert any(k.startswith("lightgbm.importance.") for k in metrics)
+    # the global model is registered from this run; the champion alias points at the newest
+    # registered version (a later test registers another one)
+    versions = dict(
+        query(
+            tiny_warehouse,
+            """select version, run_id from mlflow.model_versions
+                where name = 'frycast-global-model'""",
+        )
+    )
+    assert versions[int(report.champion_version)] == report.mlflow_run_id
     alias = query(
         tiny_warehouse,
         "select name, version from mlflow.registered_model_aliases where alias = 'champion'",
     )
-    assert alias == [("frycast-global-model", int(report.champion_version))]
+    assert alias == [("frycast-global-model", max(versions))]
+
+
+def test_mlflow_artifacts_go_where_the_settings_say(tiny_warehouse, report, artifacts):
+    location = scalar(
+        tiny_warehouse,
+        "select artifact_location from mlflow.experiments where name = 'frycast-forecast'",
+    )
+    assert location == artifacts.as_uri()
+    run_dir = artifacts / report.mlflow_run_id / "artifacts" / "engine"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["default_model"] == report.summary["default_model"]
+    assert (run_dir / "model_selection.csv").read_text().count("\n") == report.n_series + 1
+    assert list(artifacts.rglob("MLmodel"))  # the registered model's files
+
+
+def test_the_cli_forecasts_the_tiny_warehouse(tiny_warehouse, report, artifacts):
+    # GIVEN the warehouse that already holds the year-long run above
+    frycast = Path(sys.executable).with_name("frycast")
+    env = {
+        **os.environ,
+        "DATABASE_URL": tiny_warehouse,
+        "FRYCAST_MLFLOW_ARTIFACTS": artifacts.as_uri(),
+        "FRYCAST_N_JOBS": "1",
+        "FRYCAST_FOLD_STEP": "28",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    # WHEN `frycast forecast` runs 4 weeks without reconciliation
+    args = ["--horizon", "28", "--folds", "2", "--fold-horizon", "28", "--reconciler", "none"]
+    done = subprocess.run(
+        [str(frycast), "forecast", *args, "--models", ",".join(MODELS)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # THEN it succeeds and says which run it wrote
+    assert done.returncode == 0, done.stderr[-3000:]
+    match = re.search(r"forecast run (\d+): (\d+) series × 28 days", done.stdout)
+    assert match, done.stdout
+    run_id, n_series = int(match[1]), int(match[2])
+    assert run_id != report.run_id and n_series == report.n_series
+    status, horizon, mlflow_run, config = query(
+        tiny_warehouse,
+        """select status, horizon_days, mlflow_run_id, config from forecast.forecast_runs
+            where run_id = %s""",
+        (run_id,),
+    )[0]
+    assert (status, horizon, config["reconciler"]) == ("succeeded", 28, "none")
+    # exactly one base forecast per series and day, with intervals
+    rows = query(
+        tiny_warehouse,
+        """select level, reconciled, count(*), count(distinct forecast_date),
+                  min(forecast_date) - 1,
+                  count(*) filter (where yhat_lo80 is null or yhat_q50 is null
+                                      or yhat_hi80 is null)
+             from forecast.forecast_values where run_id = %s group by level, reconciled""",
+        (run_id,),
+    )
+    end = scalar(tiny_warehouse, "select max(sale_date) from marts.fct_daily_sales")
+    assert rows == [("restaurant_sku", False, n_series * 28, 28, end, 0)]
+    assert scalar(
+        tiny_warehouse,
+        "select count(*) from forecast.backtest_metrics where run_id = %s and level = %s",
+        (run_id, "restaurant_sku"),
+    ) == n_series * 2 * len(MODELS)
+    assert (
+        scalar(
+            tiny_warehouse,
+            "select count(*) from forecast.model_selection where run_id = %s",
+            (run_id,),
+        )
+        == n_series
+    )
+    # and the champion alias moved to the model this run registered
+    version, model_run = query(
+        tiny_warehouse,
+        """select a.version, v.run_id from mlflow.registered_model_aliases a
+             join mlflow.model_versions v using (name, version)
+            where a.alias = 'champion'""",
+    )[0]
+    assert model_run == mlflow_run
+    assert version > int(report.champion_version)
+    assert f"champion version {version}" in done.stdout
 
 
 def test_tracking_leaves_the_users_mlflow_environment_alone(tiny_warehouse, tmp_path, monkeypatch):

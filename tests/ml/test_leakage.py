@@ -1,86 +1,172 @@
 """No feature and no forecast may use anything after its origin.
 
-The check perturbs every sales value after the origin and demands identical features and
-forecasts. A deliberately leaky feature builder proves the check can fail.
+The checks perturb everything after the origin (every sale, which days are open, and the
+known-in-advance features beyond the forecast window) in two different ways and demand identical
+features and forecasts. Deliberately leaky doubles — a feature that peeks past the origin and a
+model that reads y at origin + h — prove each check can fail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml.backtest import make_folds, run_backtest
+from ml.backtest import Fold, run_backtest
 from ml.gbm_features import WindowSums, origin_features, training_frame
-from ml.models import build_model
+from ml.models import ALL_MODELS, build_model
+from ml.models.base import Forecaster
 from ml.panel import Panel
 
-HORIZONS = np.array([1, 2, 7, 28, 90, 200, 364])
+EVERY_HORIZON = np.arange(1, 366)  # the last-year features switch years at h = 361 / 362
 
 
-def perturbed_after(panel: Panel, origin: int, seed: int) -> Panel:
-    """The same panel with every observed sale after ``origin`` replaced by noise."""
+def perturbed_after(panel: Panel, origin: int, seed: int, keep_known_days: int = 0) -> Panel:
+    """``panel`` with every day after ``origin`` rewritten: sales replaced by noise, some open
+    days closed and some closed days opened; known features after ``origin + keep_known_days``
+    (past the forecast window) scrambled too."""
     rng = np.random.default_rng(seed)
     y = panel.y.copy()
-    tail = y[:, origin + 1 :]
-    y[:, origin + 1 :] = np.where(np.isnan(tail), np.nan, rng.poisson(50, tail.shape))
-    return replace(panel, y=y)
+    tail = rng.poisson(40, y[:, origin + 1 :].shape).astype(float)
+    tail[rng.random(tail.shape) < 0.1] = np.nan
+    y[:, origin + 1 :] = tail
+    cut = origin + 1 + keep_known_days
+    known = {}
+    for name, arr in panel.known.items():
+        arr = arr.copy()
+        arr[:, cut:] = rng.integers(0, 30, arr[:, cut:].shape)
+        known[name] = arr
+    return replace(panel, y=y, known=known)
+
+
+# --- the features of the global models -----------------------------------------------------------
 
 
 def features_change_with_future(feature_fn, panel: Panel, origin: int) -> list[str]:
     """Columns of ``feature_fn(panel, origin)`` that differ when post-origin sales change."""
-    a = feature_fn(perturbed_after(panel, origin, 1), origin)
-    b = feature_fn(perturbed_after(panel, origin, 2), origin)
+    # known features are read at the target day (they are known in advance): keep them all
+    a = feature_fn(perturbed_after(panel, origin, 1, keep_known_days=10**6), origin)
+    b = feature_fn(perturbed_after(panel, origin, 2, keep_known_days=10**6), origin)
+    assert list(a.columns) == list(b.columns)
     return [
         c for c in a.columns if not np.array_equal(a[c].to_numpy(), b[c].to_numpy(), equal_nan=True)
     ]
 
 
 def honest_features(panel: Panel, origin: int) -> pd.DataFrame:
-    return origin_features(panel, WindowSums(panel.y), origin, HORIZONS)
+    return origin_features(panel, WindowSums(panel.y), origin, EVERY_HORIZON)
 
 
 def leaky_features(panel: Panel, origin: int) -> pd.DataFrame:
     """A classic bug: a 'recent level' centred on the origin reads 3 days past it."""
     f = honest_features(panel, origin)
-    f["level_centred_7"] = np.repeat(np.nanmean(panel.y[:, origin - 3 : origin + 4], axis=1), 7)
+    centred = np.nanmean(panel.y[:, origin - 3 : origin + 4], axis=1)
+    f["level_centred_7"] = np.repeat(centred, len(EVERY_HORIZON))
     return f
 
 
 def test_gbm_features_ignore_everything_after_the_origin(tiny_panel):
     n = len(tiny_panel.dates)
-    for origin in (400, n - 366, n - 30):
+    # early (windows clipped at day 0), a year in, and late in the history
+    for origin in (60, 400, n - 366, n - 30):
         assert features_change_with_future(honest_features, tiny_panel, origin) == []
 
 
-def test_the_check_catches_a_leaky_feature(tiny_panel):
+def test_the_feature_check_catches_a_leaky_feature(tiny_panel):
     assert features_change_with_future(leaky_features, tiny_panel, 500) == ["level_centred_7"]
 
 
-def test_training_rows_only_use_days_before_their_target(tiny_panel):
-    # Every training row at origin o must be rebuilt identically from the panel cut at o.
-    frame = training_frame(tiny_panel, 365, origin_step=56, max_rows=10**9)
+def test_training_rows_only_use_days_up_to_their_own_origin(tiny_panel):
+    # Every training row from origin o (target day o + h) must be rebuilt identically from the
+    # panel cut at o: training rows never look past their own origin, though the panel does.
+    frame = training_frame(tiny_panel, 365, origin_step=28, max_rows=10**9)
     n = len(tiny_panel.dates)
-    for origin in (n - 2 - 56 * 3, n - 2 - 56 * 8):
-        target_day = frame["_t"] - frame["horizon"]
-        rows = frame[target_day == origin].drop(columns=["y"]).reset_index(drop=True)
+    origins = np.unique(frame["_t"] - frame["horizon"]).astype(int)
+    assert len(origins) > 20
+    for origin in origins:
+        rows = frame[frame["_t"] - frame["horizon"] == origin]
+        rows = rows.drop(columns=["y"]).reset_index(drop=True)  # the target is y[o + h]
         cut = replace(tiny_panel, y=np.where(np.arange(n) > origin, np.nan, tiny_panel.y))
         horizons = np.unique(rows["horizon"].to_numpy().astype(int))
         again = origin_features(cut, WindowSums(cut.y), origin, horizons)
         merged = rows.merge(again, on=["_series", "_t"], suffixes=("", "_cut"))
         assert len(merged) == len(rows) > 0
         for c in rows.columns.drop(["_series", "_t"]):
-            np.testing.assert_array_equal(merged[c], merged[c + "_cut"], err_msg=c)
+            np.testing.assert_array_equal(merged[c], merged[c + "_cut"], err_msg=f"{c} @ {origin}")
 
 
-@pytest.mark.parametrize("name", ["snaive_yearly", "weekday_mean", "ets", "lightgbm", "xgboost"])
-def test_backtest_forecasts_do_not_move_when_the_future_changes(tiny_panel, name):
-    folds = make_folds(len(tiny_panel.dates), 2, 28, step=28)
-    factory = lambda m: build_model(m, max_horizon=28, n_jobs=1)  # noqa: E731
-    origin = folds[0].origin  # every fold's origin is at or before this one
-    a = run_backtest(perturbed_after(tiny_panel, origin, 1), factory, [name], folds)
-    b = run_backtest(perturbed_after(tiny_panel, origin, 2), factory, [name], folds)
-    np.testing.assert_array_equal(a.predictions[name], b.predictions[name])
-    assert not np.array_equal(a.actuals, b.actuals, equal_nan=True)  # the future did change
+def test_training_targets_are_the_sales_of_the_target_day(tiny_panel):
+    frame = training_frame(tiny_panel, 365, origin_step=28, max_rows=10**9)
+    expected = tiny_panel.y[frame["_series"].to_numpy(), frame["_t"].to_numpy()]
+    np.testing.assert_array_equal(frame["y"].to_numpy(), expected)
+    assert (frame["_t"] <= len(tiny_panel.dates) - 1).all()  # every target is in the history
+
+
+# --- the models, through the backtest ------------------------------------------------------------
+
+
+def backtest_forecast(
+    panel: Panel, origin: int, h: int, make_model: Callable[[Panel], Forecaster]
+) -> np.ndarray:
+    """The h-day forecast from ``origin`` as the backtest makes it (fit on the panel cut there).
+
+    ``make_model`` is handed the whole panel: honest models ignore it, a leaky double keeps it.
+    """
+    fold = Fold(0, origin, h)
+    return run_backtest(panel, lambda name: make_model(panel), ["m"], [fold]).predictions["m"][0]
+
+
+def forecasts_move_with_future(
+    make_model: Callable[[Panel], Forecaster], panel: Panel, origin: int, h: int
+) -> bool:
+    """Do the forecasts from ``origin`` change when everything after it changes?"""
+    a = backtest_forecast(
+        perturbed_after(panel, origin, 1, keep_known_days=h), origin, h, make_model
+    )
+    b = backtest_forecast(
+        perturbed_after(panel, origin, 2, keep_known_days=h), origin, h, make_model
+    )
+    assert a.shape == b.shape == (panel.n_series, h)
+    return not np.array_equal(a, b)
+
+
+class PeekingForecaster(Forecaster):
+    """Leaky on purpose: keeps the full panel it was built with and 'forecasts' day origin + h
+    with the sales of day origin + h."""
+
+    name = "peeking"
+
+    def __init__(self, full: Panel) -> None:
+        self.full = full
+
+    def fit(self, panel: Panel) -> PeekingForecaster:
+        self.origin = len(panel.dates) - 1
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        return np.nan_to_num(self.full.y[:, self.origin + 1 : self.origin + 1 + h])
+
+
+def test_the_model_check_catches_a_model_that_reads_the_future(tiny_panel):
+    assert forecasts_move_with_future(PeekingForecaster, tiny_panel, 500, 28)
+
+
+def test_the_model_check_passes_a_model_that_reads_only_its_history(tiny_panel):
+    # the same double, reading y at the origin instead: honest, however odd
+    class Last(PeekingForecaster):
+        def predict(self, h: int) -> np.ndarray:
+            return np.tile(np.nan_to_num(self.full.y[:, [self.origin]]), h)
+
+    assert not forecasts_move_with_future(Last, tiny_panel, 500, 28)
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_model_forecasts_do_not_move_when_the_future_changes(tiny_panel, name):
+    # 500 days of history (enough for the yearly naive), 300 perturbed days after it
+    def make_model(panel: Panel) -> Forecaster:
+        return build_model(name, max_horizon=28, n_jobs=1, seed=1)
+
+    assert not forecasts_move_with_future(make_model, tiny_panel, 500, 28)
