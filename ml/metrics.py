@@ -38,7 +38,8 @@ def smape(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
     yhat = np.broadcast_to(np.asarray(yhat, dtype=float), y.shape)
     denom = np.abs(y) + np.abs(yhat)
     terms = np.divide(2 * np.abs(y - yhat), denom, out=np.zeros(y.shape), where=denom > 0)
-    return _out(_nanmean(np.where(np.isnan(y), np.nan, terms)))
+    # a day without an actual, or without a forecast, is not scored (not a perfect 0)
+    return _out(_nanmean(np.where(np.isnan(y) | np.isnan(yhat), np.nan, terms)))
 
 
 def pinball(y: np.ndarray, q_pred: np.ndarray, q: float) -> np.ndarray:

@@ -122,12 +122,8 @@ def test_smape_per_series():
     np.testing.assert_allclose(smape(y, yhat), [1 / 3, NAN, 1.5])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ml/metrics.py smape: the zero-denominator guard `where=denom > 0` also catches a NaN "
-    "forecast (|y| + |NaN| is NaN), so a day without a forecast scores 0, a perfect day",
-)
 def test_a_missing_forecast_is_not_a_perfect_smape_day():
+    # a bug found here: the zero-denominator guard also caught a NaN forecast, scoring it 0
     # day 1: 2|10-5|/15 = 2/3; day 2 has no forecast. Skipping it (as MASE does) gives 2/3,
     # propagating it gives NaN; scoring it 0 gives 1/3, better than the forecast that exists.
     y, yhat = np.array([10.0, 10.0]), np.array([5.0, NAN])
