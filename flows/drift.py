@@ -36,7 +36,6 @@ KS_PVALUE = 0.001  # two-sample Kolmogorov–Smirnov: sample-size aware, used at
 INPUT_SHIFT_ERROR_RATIO = 1.2  # an input shift counts as drift when the error grew this much
 COVERAGE_FLOOR = 0.5
 COVERAGE_PVALUE = 1e-4  # P(this few days inside | a calibrated 80 % interval)
-TRIGGER_SHARE = 0.1  # re-run the pipeline when this share of bottom series drifted
 
 
 def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
@@ -233,9 +232,23 @@ def drift_check(url: str | None = None, trigger: bool = False) -> dict:
     url = url or database_url()
     result = measure_drift(url)
     print(result["summary"])
-    if trigger and result.get("bottom_share", 0) >= TRIGGER_SHARE:
+    if result.get("check_id") is None:
+        return result
+    verdict, requests = triage(url, result)
+    result["triage"] = {"verdict": verdict.verdict, "summary": verdict.summary}
+    print(f"drift triage: {verdict.verdict} — {verdict.summary}")
+    wants = verdict.verdict == "retrain" or any(r["action"] == "retrain" for r in requests)
+    if trigger and wants:
         from flows.pipeline import forecast_pipeline
 
-        print("drift above the trigger share: running forecast_pipeline")
+        print("the triage asks for a retrain: running forecast_pipeline")
         result["triggered"] = forecast_pipeline(url=url)
     return result
+
+
+@task
+def triage(url: str, result: dict):
+    """The drift triage agent (rules offline): what drifted, and retrain or keep."""
+    from agents.reviewers import review
+
+    return review("drift", url, result["run_id"], extra=result)

@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
 
+from agents.reviewers import review
 from frycast import quality
 from frycast.db import database_url
 from frycast.dbt import DbtResult, run_dbt
@@ -28,7 +29,6 @@ from frycast.forecast_store import (
     publish_run,
     published_run,
 )
-from frycast.reviews import metric_gate, record_verdict
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,8 @@ def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
 
 @task
 def data_quality_review(url: str, run_id: int) -> quality.Verdict:
-    verdict = quality.data_quality_gate(url, run_id)
-    record_verdict(url, run_id, verdict)
-    return verdict
+    """The data-quality reviewer (a Claude agent with a key, the same rules offline)."""
+    return review("data_quality", url, run_id)[0]
 
 
 @task
@@ -127,9 +126,14 @@ def forecast(url: str, run_id: int, overrides: dict) -> dict:
 
 @task
 def metric_review(url: str, run_id: int) -> quality.Verdict:
-    verdict = metric_gate(url, run_id)
-    record_verdict(url, run_id, verdict)
-    return verdict
+    """The model-selection / metric reviewer: publish or hold."""
+    return review("metrics", url, run_id)[0]
+
+
+@task
+def feature_advice(url: str, run_id: int) -> quality.Verdict:
+    """The feature-engineering advisor: recommendations for the next run, stored, not applied."""
+    return review("features", url, run_id)[0]
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
@@ -170,6 +174,7 @@ def forecast_pipeline(
             if not dq.go:
                 raise GateHalted(f"data-quality gate: {dq.summary}")
             report = forecast(url, run_id, overrides)
+            feature_advice(url, run_id)
             marts = dbt_build(url, FORECAST_MARTS)
             if not marts.success:
                 raise RuntimeError("forecast marts failed: " + "; ".join(marts.failures[:5]))

@@ -235,14 +235,16 @@ class Verdict:
     """A gate's decision; the agents (issue 6) return the same shape."""
 
     gate: str
-    verdict: str  # 'proceed' / 'halt' (data quality), 'publish' / 'hold' (metrics)
+    verdict: str  # proceed / proceed_with_warnings / halt, publish / hold, retrain / keep, ...
     summary: str
     findings: list[dict]
     offline: bool = True  # a deterministic rule, not a model
+    severity: str | None = None
+    recommended_actions: list = field(default_factory=list)
 
     @property
     def go(self) -> bool:
-        return self.verdict in ("proceed", "publish")
+        return self.verdict not in ("halt", "hold")
 
 
 def data_quality_gate(url: str, run_id: int) -> Verdict:

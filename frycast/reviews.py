@@ -21,12 +21,14 @@ def record_verdict(url: str, run_id: int, verdict: Verdict, model: str = "rules"
     with psycopg.connect(url) as conn:
         conn.execute(
             """insert into forecast.agent_reviews
-               (run_id, agent, verdict, summary, findings, model, offline)
-               values (%s, %s, %s, %s, %s, %s, %s)
+               (run_id, agent, verdict, summary, findings, model, offline, severity,
+                recommended_actions)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                on conflict (run_id, agent) do update
                set verdict = excluded.verdict, summary = excluded.summary,
                    findings = excluded.findings, model = excluded.model,
-                   offline = excluded.offline, created_at = now()""",
+                   offline = excluded.offline, severity = excluded.severity,
+                   recommended_actions = excluded.recommended_actions, created_at = now()""",
             (
                 run_id,
                 verdict.gate,
@@ -35,6 +37,8 @@ def record_verdict(url: str, run_id: int, verdict: Verdict, model: str = "rules"
                 json.dumps(verdict.findings, default=str),
                 model,
                 verdict.offline,
+                verdict.severity,
+                json.dumps(verdict.recommended_actions, default=str),
             ),
         )
 

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     )
     pipeline_cron: str = Field(default="0 3 * * 1", alias="FRYCAST_PIPELINE_CRON")  # Mon 03:00
     drift_cron: str = Field(default="0 6 * * *", alias="FRYCAST_DRIFT_CRON")  # daily 06:00
+    # Claude agents (agents/): live when ANTHROPIC_API_KEY is set, a deterministic review otherwise
+    anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY", repr=False)
+    agent_model: str = Field(default="claude-opus-4-6", alias="FRYCAST_AGENT_MODEL")
+    subagent_model: str = Field(default="claude-sonnet-4-6", alias="FRYCAST_SUBAGENT_MODEL")
+    agent_max_steps: int = Field(default=12, alias="FRYCAST_AGENT_MAX_STEPS")
+    agent_max_tokens: int = Field(default=8000, alias="FRYCAST_AGENT_MAX_TOKENS")
+    agent_timeout_s: float = Field(default=120.0, alias="FRYCAST_AGENT_TIMEOUT")
+    agent_retries: int = Field(default=3, alias="FRYCAST_AGENT_RETRIES")
+    agent_sql_timeout_ms: int = Field(default=5000, alias="FRYCAST_AGENT_SQL_TIMEOUT_MS")
+    agent_sql_row_limit: int = Field(default=200, alias="FRYCAST_AGENT_SQL_ROW_LIMIT")
     tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
     tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
 

@@ -89,7 +89,9 @@ def run_engine(
     )
     fold_h = min(config.fold_horizon, config.horizon)
     folds = make_folds(len(panel.dates), config.folds, fold_h, config.fold_step)
-    bt = run_backtest(panel, factory, list(config.models), folds)
+    # the fallback is always backtested: new series get it, and it needs a calibration
+    names = list(dict.fromkeys([*config.models, config.fallback]))
+    bt = run_backtest(panel, factory, names, folds)
     members = combo_members(config)
     if config.combo and len(members) >= 2:
         bt.predictions["combo"] = np.mean([bt.predictions[m] for m in members], axis=0)
@@ -104,8 +106,10 @@ def run_engine(
         series_mase[name] = per_series
     metrics = pd.concat(metrics, ignore_index=True)
 
+    # candidates are the models asked for (the fallback only serves series without scores)
+    candidates = {m: v for m, v in series_mase.items() if m in config.models or m == "combo"}
     selection = select_models(
-        series_mase,
+        candidates,
         segments=volume_class(zero_share_91(panel.y)),
         fallback=config.fallback,
         series_margin=config.series_margin,

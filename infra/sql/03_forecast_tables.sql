@@ -151,4 +151,18 @@ create table if not exists forecast.agent_reviews (
     primary key (run_id, agent)
 );
 
+alter table forecast.agent_reviews add column if not exists severity text;
+alter table forecast.agent_reviews add column if not exists recommended_actions jsonb;
+
+-- Every step of every agent, in order: requests (no secrets), responses, tool calls and results.
+create table if not exists forecast.agent_events (
+    run_id   bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
+    agent    text    not null,
+    seq      integer not null,
+    kind     text    not null,   -- request, response, tool_call, tool_result, error, verdict
+    payload  jsonb   not null,
+    at       timestamptz not null default now(),
+    primary key (run_id, agent, seq)
+);
+
 grant select on all tables in schema forecast to frycast_reader;

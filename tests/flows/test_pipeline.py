@@ -84,7 +84,23 @@ def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
             (first["run_id"],),
         )
     )
-    assert reviews == {"data_quality": "proceed", "metrics": "publish"}
+    # every role reviewed the run; offline here (no ANTHROPIC_API_KEY), and saying so
+    assert reviews == {"data_quality": "proceed", "metrics": "publish", "features": "no_change"}
+    offline = query(
+        warehouse,
+        "select bool_and(offline), bool_and(summary like 'Deterministic offline review%%')"
+        " from forecast.agent_reviews where run_id = %s",
+        (first["run_id"],),
+    )[0]
+    assert offline == (True, True)
+    assert (
+        scalar(
+            warehouse,
+            "select count(distinct agent) from forecast.agent_events where run_id = %s",
+            (first["run_id"],),
+        )
+        == 3
+    )
     assert (
         scalar(
             warehouse,
@@ -115,9 +131,9 @@ def test_a_failure_mid_run_keeps_the_published_run_served(warehouse, first, monk
     served = published_run(warehouse)
 
     def broken(url, run_id):
-        raise RuntimeError("injected: the metric review crashed")
+        raise RuntimeError("injected: the database went away while publishing")
 
-    monkeypatch.setattr(pipeline, "metric_gate", broken)
+    monkeypatch.setattr(pipeline, "publish_run", broken)
     with pytest.raises(RuntimeError, match="injected"):
         forecast_pipeline(url=warehouse, **CHEAP)
     failed = query(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,8 @@ import pytest
 from ml.engine import EngineConfig, run_engine
 from ml.intervals import ConformalCalibration
 from ml.models import build_model
+from ml.models.base import Forecaster
+from ml.panel import Panel
 from ml.selection import select_models
 
 NAN = np.nan
@@ -131,6 +134,93 @@ def test_summary_names_the_models(result):
     assert sum(result.summary["models_chosen"].values()) == len(result.selection)
     assert set(result.summary["per_model"]) == set(CHEAP.models)
     assert "lightgbm" in result.fitted  # the best global model is always refitted
+
+
+class Clairvoyant(Forecaster):
+    """A model double for the engine's wiring: during the backtest it forecasts the held-out
+    actuals exactly for ``rows`` (and 10 too many elsewhere); past the history, where there is
+    nothing to copy, it forecasts ``marker`` for every day."""
+
+    def __init__(self, full: Panel, rows: np.ndarray, marker: float) -> None:
+        self.full, self.rows, self.marker = full, rows, marker
+
+    def fit(self, panel: Panel) -> Clairvoyant:
+        self.origin = len(panel.dates) - 1
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        out = np.full((self.full.n_series, h), self.marker)
+        ahead = np.nan_to_num(self.full.y[:, self.origin + 1 : self.origin + 1 + h])
+        ahead[~self.rows] += 10
+        out[:, : ahead.shape[1]] = ahead
+        return out
+
+
+def test_each_series_gets_the_model_that_wins_it_and_that_model_forecasts_it(tiny_panel):
+    # GIVEN two models, each exact on half the series and 10 units off on the other half
+    even = np.arange(tiny_panel.n_series) % 2 == 0
+    models = {"even": (even, 1.0), "odd": (~even, 2.0)}
+    config = EngineConfig(horizon=14, folds=2, fold_horizon=14, models=tuple(models), n_jobs=1)
+    # WHEN the engine may switch series that win every fold by 10% or more
+    result = run_engine(
+        tiny_panel,
+        replace(config, series_margin=0.1),
+        # (the engine also backtests the fallback for new series: a real model)
+        lambda name: (
+            Clairvoyant(tiny_panel, *models[name]) if name in models else build_model(name)
+        ),
+    )
+    # THEN every series takes the model exact on it, with a backtest MASE of 0
+    sel = result.selection
+    assert list(sel["model"]) == ["even" if e else "odd" for e in even]
+    np.testing.assert_allclose(sel["score"].astype(float), 0.0)
+    # and is forecast by that model (1.0 from "even", 2.0 from "odd" beyond the history)
+    f = result.forecasts
+    expected = np.where(even, 1.0, 2.0)[
+        f["node_key"].map({k: i for i, k in enumerate(tiny_panel.keys)})
+    ]
+    np.testing.assert_array_equal(f["yhat"].to_numpy(), expected)
+    assert set(result.fitted) == {"even", "odd"}
+
+
+@pytest.fixture(scope="module")
+def with_new_item(tiny_panel) -> Panel:
+    """The tiny panel with its last series launched 10 days before the end of the history:
+    no backtest fold has actuals for it (and it has no training data at the fold origins)."""
+    y = tiny_panel.y.copy()
+    y[-1, :-10] = NAN
+    return replace(tiny_panel, y=y)
+
+
+def _assert_new_item_gets_the_fallback(panel: Panel, result, fallback: str) -> None:
+    new = result.selection.iloc[-1]
+    assert new["model"] == fallback and "fallback" in new["reason"]
+    f = result.forecasts[result.forecasts["node_key"] == panel.keys[-1]]
+    assert len(f) == 28 and (f["model"] == fallback).all()
+    bands = f[["yhat_lo80", "yhat_q50", "yhat_hi80"]]
+    assert bands.notna().all().all()
+    assert (f["yhat_lo80"] <= f["yhat_q50"]).all() and (f["yhat_q50"] <= f["yhat_hi80"]).all()
+    own = build_model(fallback).fit(panel).predict(28)[-1]
+    np.testing.assert_allclose(f["yhat"].to_numpy(), own)
+
+
+def test_a_new_item_gets_the_fallback_forecast(with_new_item):
+    config = EngineConfig(
+        horizon=28, folds=2, fold_horizon=28, fold_step=28, models=("snaive", "weekday_mean")
+    )
+    result = run_engine(with_new_item, config)
+    _assert_new_item_gets_the_fallback(with_new_item, result, "weekday_mean")
+
+
+# a bug found here (KeyError: 'weekday_mean'): the fallback was not backtested, so it had no
+# calibration when it was not in config.models
+def test_a_new_item_gets_the_fallback_even_when_it_is_not_among_the_models(with_new_item):
+    # e.g. `frycast forecast --models snaive,lightgbm` on a warehouse with a newly launched item
+    config = EngineConfig(
+        horizon=28, folds=2, fold_horizon=28, fold_step=28, models=("snaive", "snaive_yearly")
+    )
+    result = run_engine(with_new_item, config)
+    _assert_new_item_gets_the_fallback(with_new_item, result, "weekday_mean")
 
 
 # --- select_models by hand -----------------------------------------------------------------------

@@ -101,10 +101,10 @@ def test_yearly_seasonal_naive_by_hand():
     y = np.vstack(
         [
             np.arange(400.0),  # a year and more: day 400 + k repeats day 36 + k
-            1000 + np.arange(400.0),  # on sale from day 100 only: no year, so last week
+            1000 + np.arange(400.0),  # on sale from day 40: 4 days short of a year -> last week
         ]
     )
-    y[1, :100] = NAN
+    y[1, :40] = NAN
     pred = build_model("snaive_yearly").fit(panel_of(y, horizon=371)).predict(371)
     np.testing.assert_array_equal(pred[0, :7], np.arange(36.0, 43.0))
     np.testing.assert_array_equal(pred[1, :7], 1000 + np.arange(393.0, 400.0))

@@ -1,0 +1,182 @@
+"""The reviewers: one per role, live (Claude, with tools) or offline (the same rules, no network).
+
+``review(role, url, run_id)`` is what the flows call. With ``ANTHROPIC_API_KEY`` set (or a client
+passed in, as the tests do), the role's agent runs the tool-use loop; if it cannot conclude
+(refusal, step limit, API failure) the offline reviewer decides and the review says so. Without
+a key the offline reviewer decides and the review is marked ``offline``: a deterministic review.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agents.events import EventLog
+from agents.loop import run_loop
+from agents.schema import VERDICTS, validate
+from agents.tools import ALL_TOOLS, Context
+from frycast.quality import Verdict, data_quality_gate
+from frycast.reviews import metric_gate, record_verdict
+from frycast.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+RETRAIN_SHARE = 0.1  # offline drift triage: retrain when this share of bottom series drifted
+
+COMMON = (
+    "You review one run of frycast, a daily sales forecasting pipeline for a fast-food chain "
+    "(levels: chain, region, restaurant, product_group, sku, restaurant_product_group, "
+    "restaurant_sku). Use the tools to look at the evidence; quote numbers you saw. Finish with "
+    "one JSON object and nothing after it: "
+    '{"verdict": ..., "severity": "info|warning|critical", "summary": "...", '
+    '"findings": [{"title": "...", "evidence": "...", "severity": "..."}], '
+    '"recommended_actions": ["..."]}. '
+)
+
+ROLES = {
+    "data_quality": {
+        "system": COMMON
+        + "You are the data-quality reviewer, the gate before training. verdict is 'proceed', "
+        "'proceed_with_warnings' or 'halt'. Halt when a critical check failed or the data "
+        "cannot support a forecast; warnings alone do not halt.",
+        "tools": ["data_quality_results", "sql"],
+        "prompt": "Review the data quality of run {run_id} before training.",
+    },
+    "metrics": {
+        "system": COMMON
+        + "You are the model-selection and metric reviewer, the gate before publishing. verdict "
+        "is 'publish' or 'hold'. Compare accuracy with the previous published run and the "
+        "seasonal-naive baseline, check interval coverage and that reconciled levels add up.",
+        "tools": ["backtest_leaderboard", "compare_with_previous", "coherence", "sql"],
+        "prompt": "Review the backtest metrics of run {run_id}: publish or hold?",
+    },
+    "features": {
+        "system": COMMON
+        + "You are the feature-engineering advisor. verdict is 'advise' or 'no_change'. "
+        "Recommend changes only from this allow-list, each as an object "
+        '{"change": "lags|windows|holiday_windows|fourier_terms", "value": ..., "why": "..."}.',
+        "tools": ["feature_importances", "backtest_leaderboard", "sql"],
+        "prompt": "Read the feature importances and residual patterns of run {run_id}.",
+        "model": "subagent",
+    },
+    "drift": {
+        "system": COMMON
+        + "You are the drift triage agent. verdict is 'retrain' or 'keep'. Explain what drifted "
+        "(levels, nodes, error, bias) and whether to retrain; call trigger_retrain to ask for "
+        "a new run when the published forecast can no longer be trusted.",
+        "tools": ["drift_metrics", "summarise_series", "trigger_retrain", "sql"],
+        "prompt": "Triage the latest drift check of the published run {run_id}.",
+    },
+}
+
+
+def _offline(role: str, url: str, run_id: int, extra: dict | None = None) -> dict:
+    """The deterministic reviewer of each role: the same rules the pipeline always applied."""
+    if role == "data_quality":
+        v = data_quality_gate(url, run_id)
+        warnings = [f for f in v.findings if f["severity"] == "warning"]
+        verdict = (
+            v.verdict
+            if v.verdict == "halt"
+            else ("proceed_with_warnings" if warnings else "proceed")
+        )
+        severity = "critical" if verdict == "halt" else "warning" if warnings else "info"
+    elif role == "metrics":
+        v = metric_gate(url, run_id)
+        verdict, severity = v.verdict, "critical" if v.verdict == "hold" else "info"
+    elif role == "drift":
+        share = (extra or {}).get("bottom_share", 0.0)
+        drifted = (extra or {}).get("drifted", 0)
+        verdict = "retrain" if share >= RETRAIN_SHARE else "keep"
+        v = Verdict(
+            "drift",
+            verdict,
+            f"{drifted} nodes drifted; {share:.0%} of bottom series"
+            + (" — retrain" if verdict == "retrain" else " — below the 10% retrain threshold"),
+            (extra or {}).get("drifted_nodes", []),
+        )
+        severity = "warning" if drifted else "info"
+    else:  # features: the rules have nothing to add
+        v = Verdict("features", "no_change", "no change: the offline advisor never guesses", [])
+        verdict, severity = "no_change", "info"
+    findings = [
+        {
+            "title": str(f.get("check") or f.get("node_key") or f.get("title") or "finding"),
+            "evidence": ", ".join(f"{k}={val}" for k, val in f.items()),
+            "severity": f.get("severity", severity)
+            if f.get("severity")
+            in (
+                "info",
+                "warning",
+                "critical",
+            )
+            else severity,
+        }
+        for f in v.findings
+    ]
+    out = {
+        "verdict": verdict,
+        "severity": severity,
+        "summary": "Deterministic offline review (no ANTHROPIC_API_KEY, no model asked): "
+        + v.summary,
+        "findings": findings,
+        "recommended_actions": [],
+    }
+    validate(role, out)
+    return out
+
+
+def review(
+    role: str,
+    url: str,
+    run_id: int,
+    *,
+    settings: Settings | None = None,
+    client=None,
+    extra: dict | None = None,
+) -> tuple[Verdict, list[dict]]:
+    """Run the role's reviewer and store its verdict; returns it and any tool requests."""
+    if role not in ROLES:
+        raise ValueError(f"unknown reviewer {role!r}; one of {', '.join(ROLES)}")
+    s = settings or get_settings()
+    spec = ROLES[role]
+    events = EventLog(url, run_id, role)
+    ctx = Context(url, run_id, s.agent_sql_timeout_ms, s.agent_sql_row_limit)
+    if client is None and s.anthropic_api_key:
+        import anthropic
+
+        client = anthropic.Anthropic(
+            api_key=s.anthropic_api_key, timeout=s.agent_timeout_s, max_retries=0
+        )
+    model, offline, note = "rules", True, ""
+    data = None
+    if client is not None:
+        model = s.subagent_model if spec.get("model") == "subagent" else s.agent_model
+        result = run_loop(
+            client,
+            role=role,
+            system=spec["system"],
+            prompt=spec["prompt"].format(run_id=run_id),
+            tools=[ALL_TOOLS[t] for t in spec["tools"]],
+            ctx=ctx,
+            log=events,
+            model=model,
+            max_steps=s.agent_max_steps,
+            max_tokens=s.agent_max_tokens,
+            retries=s.agent_retries,
+        )
+        data, offline = result.verdict, False
+        if data is None:
+            note = f"the agent did not conclude ({result.stop}: {result.note}); "
+    if data is None:
+        data = _offline(role, url, run_id, extra)
+        if note:
+            data["summary"] = note + data["summary"]
+            offline = True
+    events.add("verdict", data)
+    verdict = Verdict(role, data["verdict"], data["summary"], data["findings"], offline=offline)
+    verdict.severity = data["severity"]
+    verdict.recommended_actions = data["recommended_actions"]
+    record_verdict(url, run_id, verdict, model=model if not offline else "rules")
+    return verdict, ctx.requests
+
+
+__all__ = ["ROLES", "VERDICTS", "review"]
