@@ -39,6 +39,7 @@ demo: setup  ## set up, start the warehouse, seed the demo tier, import London, 
 	$(RUN) frycast seed --tier demo
 	@if [ -d $(LONDON) ]; then $(MAKE) --no-print-directory import-london; fi
 	$(RUN) frycast run
+	$(RUN) frycast drift
 	$(RUN) frycast summary
 	@echo
 	@echo "Where to look:"

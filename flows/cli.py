@@ -349,6 +349,8 @@ def drift(
 
     result = drift_check(url=_url(), trigger=trigger)
     typer.echo(result["summary"])
+    if "triage" in result:
+        typer.echo(f"triage: {result['triage']['verdict']} — {result['triage']['summary']}")
 
 
 @app.command("serve")

@@ -91,7 +91,12 @@ def measure_drift(url: str) -> dict:
         dates > pd.Timestamp(history_end) - pd.Timedelta(days=365)
     )
     if not new.any():
-        return {"summary": f"no actuals after {history_end} yet (run {run_id})", "drifted": 0}
+        return {
+            "run_id": run_id,
+            "summary": f"no actuals after {history_end} yet (run {run_id})",
+            "drifted": 0,
+            "bottom_share": 0.0,
+        }
     new_dates = dates[new].date
     node_index = {
         (lvl, key): i
@@ -232,7 +237,7 @@ def drift_check(url: str | None = None, trigger: bool = False) -> dict:
     url = url or database_url()
     result = measure_drift(url)
     print(result["summary"])
-    if result.get("check_id") is None:
+    if result.get("run_id") is None:  # nothing published: nothing to triage
         return result
     verdict, requests = triage(url, result)
     result["triage"] = {"verdict": verdict.verdict, "summary": verdict.summary}

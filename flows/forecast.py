@@ -73,6 +73,16 @@ def run_forecast(
     s = settings or get_settings()
     config = engine_config(s, **overrides)
     reconciler = reconciler or s.reconciler
+    if s.apply_feature_advice:
+        from frycast.reviews import feature_advice
+
+        advice = feature_advice(url)
+        if advice:
+            log.info("applying the feature advisor's changes: %s", advice)
+            merged = {**config.model_params}
+            for model, params in advice.items():
+                merged[model] = {**merged.get(model, {}), **params}
+            config = replace(config, model_params=merged)
     started = time.perf_counter()
     run_config = {**config.to_json(), "reconciler": reconciler}
     if run_id is None:

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     agent_retries: int = Field(default=3, alias="FRYCAST_AGENT_RETRIES")
     agent_sql_timeout_ms: int = Field(default=5000, alias="FRYCAST_AGENT_SQL_TIMEOUT_MS")
     agent_sql_row_limit: int = Field(default=200, alias="FRYCAST_AGENT_SQL_ROW_LIMIT")
+    apply_feature_advice: bool = Field(
+        default=False,
+        alias="FRYCAST_APPLY_FEATURE_ADVICE",
+        description="Apply the feature advisor's allow-listed changes from the last published run",
+    )
     tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
     tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
 

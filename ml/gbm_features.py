@@ -18,6 +18,7 @@ import pandas as pd
 from ml.panel import KNOWN_COLUMNS, Panel
 
 WINDOWS = (7, 28, 91, 364)
+EXTRA_WINDOW_RANGE = (2, 364)  # the feature advisor may add level windows in this range
 CATEGORICAL = ("product_group_code", "region_code")
 
 
@@ -74,7 +75,11 @@ class _Cum:
 
 
 def origin_features(
-    panel: Panel, sums: WindowSums, origin: int, horizons: np.ndarray
+    panel: Panel,
+    sums: WindowSums,
+    origin: int,
+    horizons: np.ndarray,
+    extra_windows: tuple[int, ...] = (),
 ) -> pd.DataFrame:
     """Feature rows for every series × horizon from ``origin``; uses y[:, : origin + 1] only."""
     n_s, m = panel.n_series, len(horizons)
@@ -84,7 +89,7 @@ def origin_features(
     full = lambda v: np.full((n_s, 1), v)  # noqa: E731
     cols: dict[str, np.ndarray] = {"horizon": h}
     levels = {}
-    for w in WINDOWS:
+    for w in sorted(set(WINDOWS) | set(extra_windows)):
         levels[w] = sums.mean(full(o + 1 - w), full(o + 1))
         cols[f"level_{w}"] = np.broadcast_to(levels[w], (n_s, m))
     cols["snaive_mae_364"] = np.broadcast_to(sums.snaive_mae(full(o - 363), full(o + 1)), (n_s, m))
@@ -138,6 +143,7 @@ def training_frame(
     long_samples: int = 16,
     max_rows: int = 400_000,
     seed: int = 0,
+    extra_windows: tuple[int, ...] = (),
 ) -> pd.DataFrame:
     """Rows (series, origin, horizon) with target ``y`` from origins inside the history.
 
@@ -162,7 +168,7 @@ def training_frame(
         horizons = np.concatenate([short, np.sort(picks)]).astype(int)
         if horizons.size == 0:
             continue
-        f = origin_features(panel, sums, o, horizons)
+        f = origin_features(panel, sums, o, horizons, extra_windows)
         f["y"] = panel.y[f["_series"].to_numpy(), f["_t"].to_numpy()]
         keep = ~np.isnan(f["y"]) & ~np.isnan(f["level_28"])
         if keep_share < 1.0:
@@ -173,9 +179,11 @@ def training_frame(
     return pd.concat(frames, ignore_index=True)
 
 
-def forecast_frame(panel: Panel, h: int) -> pd.DataFrame:
+def forecast_frame(panel: Panel, h: int, extra_windows: tuple[int, ...] = ()) -> pd.DataFrame:
     """Feature rows for the h days after the end of history, from the last day as origin."""
-    return origin_features(panel, WindowSums(panel.y), len(panel.dates) - 1, np.arange(1, h + 1))
+    return origin_features(
+        panel, WindowSums(panel.y), len(panel.dates) - 1, np.arange(1, h + 1), extra_windows
+    )
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml.gbm_features import CATEGORICAL, feature_columns, forecast_frame, training_frame
+from ml.gbm_features import (
+    CATEGORICAL,
+    EXTRA_WINDOW_RANGE,
+    feature_columns,
+    forecast_frame,
+    training_frame,
+)
 from ml.models.base import Forecaster
 from ml.panel import Panel
 
@@ -51,6 +57,11 @@ class _GlobalGBM(Forecaster):
     ) -> None:
         self.hyper = {**self.defaults(), **(params or {})}
         self.scale_weights = bool(self.hyper.pop("scale_weights", scale_weights))
+        # level windows beyond the standard ones (the feature advisor's allow-listed change)
+        lo, hi = EXTRA_WINDOW_RANGE
+        self.extra_windows = tuple(
+            sorted({int(w) for w in self.hyper.pop("extra_windows", ()) if lo <= int(w) <= hi})
+        )
         self.max_horizon, self.origin_step, self.history_days = (
             max_horizon,
             origin_step,
@@ -68,6 +79,7 @@ class _GlobalGBM(Forecaster):
             origin_step=self.origin_step,
             history_days=self.history_days,
             seed=self.seed,
+            extra_windows=self.extra_windows,
         )
         self.features_ = feature_columns(train)
         self.n_train_rows_ = len(train)
@@ -82,7 +94,7 @@ class _GlobalGBM(Forecaster):
         return self
 
     def predict(self, h: int) -> np.ndarray:
-        frame = forecast_frame(self._panel, h)
+        frame = forecast_frame(self._panel, h, self.extra_windows)
         pred = self._predict_model(frame[self.features_])
         out = np.zeros((self._panel.n_series, h))
         out[frame["_series"].to_numpy(), frame["horizon"].to_numpy().astype(int) - 1] = pred
@@ -95,6 +107,7 @@ class _GlobalGBM(Forecaster):
             "origin_step": self.origin_step,
             "history_days": self.history_days,
             "seed": self.seed,
+            "extra_windows": list(self.extra_windows),
         }
 
     def feature_importance(self) -> dict[str, float]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anthropic
 import httpx2
+import numpy as np
 import psycopg
 import pytest
 
@@ -164,3 +165,44 @@ def test_the_sql_tool_is_read_only_bounded_and_timed(blank_warehouse):
     out = sql(ctx, "select g from generate_series(1, 50) as g")
     assert len(out["rows"]) == 5 and out["truncated"]
     assert query(blank_warehouse, "select published from forecast.forecast_runs") == [(False,)]
+
+
+def test_feature_advice_is_applied_only_from_the_allow_list(blank_warehouse):
+    from frycast.reviews import feature_advice
+    from ml.models import build_model
+    from tests.ml.synthetic import panel_of
+
+    run_id = open_run(blank_warehouse, 365, {})
+    with psycopg.connect(blank_warehouse) as conn:
+        conn.execute(
+            "update forecast.forecast_runs set status = 'succeeded', published = true"
+            " where run_id = %s",
+            (run_id,),
+        )
+        conn.execute(
+            """insert into forecast.agent_reviews
+               (run_id, agent, verdict, summary, model, offline, recommended_actions)
+               values (%s, 'features', 'advise', 'add a 2-week level', 'claude-sonnet-4-6',
+                       false, %s)""",
+            (
+                run_id,
+                json.dumps(
+                    [
+                        {"change": "windows", "value": [14, 9999], "why": "recent level"},
+                        {"change": "lags", "value": [1], "why": "yesterday"},
+                        "retrain nightly",
+                    ]
+                ),
+            ),
+        )
+    advice = feature_advice(blank_warehouse)
+    assert advice == {
+        "lightgbm": {"extra_windows": [14, 9999]},
+        "xgboost": {"extra_windows": [14, 9999]},
+    }
+    # the model keeps the windows inside the allowed range only
+    rng = np.random.default_rng(0)
+    panel = panel_of(rng.poisson(20, size=(3, 200)), horizon=14)
+    model = build_model("lightgbm", max_horizon=14, n_jobs=1, params=advice["lightgbm"]).fit(panel)
+    assert "level_14" in model.features_ and "level_9999" not in model.features_
+    assert model.predict(14).shape == (3, 14)
