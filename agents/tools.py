@@ -40,9 +40,11 @@ class Context:
     requests: list[dict] = field(default_factory=list)  # actions a tool asked for (retrain)
 
 
-def _rows(ctx: Context, query: str, params: tuple = ()) -> dict:
+def _rows(ctx: Context, query: str, params: tuple = (), as_reader: bool = True) -> dict:
+    """Rows of a read-only query; model-written SQL always runs as the read-only role."""
     with psycopg.connect(ctx.url) as conn:
-        conn.execute("set role frycast_reader")
+        if as_reader:
+            conn.execute("set role frycast_reader")
         conn.execute("set transaction read only")
         conn.execute(f"set local statement_timeout = {int(ctx.sql_timeout_ms)}")
         cur = conn.execute(query, params)
@@ -157,11 +159,13 @@ def feature_importances(ctx: Context) -> dict:
         ).fetchone()
     if not run or not run[0]:
         return {"importances": {}, "note": "no MLflow run recorded for this forecast run"}
+    # a fixed query on MLflow's own schema (the reader role is not granted it), still read-only
     rows = _rows(
         ctx,
         """select key, value from mlflow.latest_metrics
             where run_uuid = %s and key like '%%.importance.%%' order by value desc""",
         (run[0],),
+        as_reader=False,
     )
     return {"importances": {k: v for k, v in rows["rows"]}}
 

@@ -66,7 +66,8 @@ def aggregate_panel(panel: Panel, h: Hierarchy) -> Panel:
     )
     for col in ("product_group", "region"):
         codes = panel.series.drop_duplicates(col).set_index(col)[f"{col}_code"]
-        series[f"{col}_code"] = series[col].map(codes).fillna(-1).astype(int)
+        # nodes spanning several groups or regions have no code: NaN (missing), not a category
+        series[f"{col}_code"] = series[col].map(codes).astype(float)
     return Panel(series=series, dates=panel.dates, y=y, all_dates=panel.all_dates, known=known)
 
 

@@ -24,6 +24,8 @@ create schema if not exists forecast;
 create schema if not exists mlflow;      -- MLflow tracking store (its own tables, created by MLflow)
 
 grant usage, create on schema raw, staging, intermediate, features, marts, forecast to frycast_owner;
+-- the agents' SQL tool switches to the read-only role (set role frycast_reader) before querying
+grant frycast_reader to frycast_owner;
 grant usage on schema marts, forecast to frycast_reader;
 grant select on all tables in schema marts, forecast to frycast_reader;
 -- Tables created later by the owner role (forecast.*) are readable too; dbt grants marts itself.

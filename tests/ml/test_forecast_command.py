@@ -301,3 +301,18 @@ def test_tracking_leaves_the_users_mlflow_environment_alone(tiny_warehouse, tmp_
     Tracker(warehouse_tracking_uri(tiny_warehouse), "frycast-env-test", tmp_path.as_uri())
     assert "MLFLOW_TRACKING_URI" not in os.environ
     assert Settings().mlflow_tracking_uri is None
+
+
+def test_the_reviewers_tools_read_a_real_run(tiny_warehouse, report):
+    # every read-only tool the agents get works on a real run, as the read-only role
+    from agents.tools import ALL_TOOLS, Context, call
+
+    ctx = Context(tiny_warehouse, report.run_id)
+    importances = json.loads(call(ALL_TOOLS["feature_importances"], ctx, {}))["importances"]
+    assert len(importances) > 5 and all(".importance." in k for k in importances)
+    board = json.loads(call(ALL_TOOLS["backtest_leaderboard"], ctx, {"level": "chain"}))
+    assert {"mint_shrink", "selected"} <= {row[0] for row in board["rows"]}
+    gap = json.loads(call(ALL_TOOLS["coherence"], ctx, {}))["rows"][0][0]
+    assert float(gap) < 1e-9
+    assert "rows" in json.loads(call(ALL_TOOLS["compare_with_previous"], ctx, {}))
+    assert "rows" in json.loads(call(ALL_TOOLS["data_quality_results"], ctx, {}))
