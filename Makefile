@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 TIER ?= demo
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs prefect-ui serve bench-load bench-accuracy bench-reconcile bench
+.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -46,6 +46,7 @@ demo: setup  ## set up, start the warehouse, seed the demo tier, import London, 
 	@echo "  SQL:        psql \"$$($(RUN) frycast warehouse up)\" -c \"select level, node_key, forecast_date, yhat, yhat_lo80, yhat_hi80 from marts.fct_forecast where level = 'chain' limit 10\""
 	@echo "  accuracy:   ... -c 'select level, model, avg(mase) from marts.fct_forecast_accuracy group by 1, 2 order by 1, 3'"
 	@echo "  runs:       ... -c 'select run_id, status, published, history_end from forecast.forecast_runs'"
+	@echo "  dashboard:  make ui   (http://127.0.0.1:8501)"
 	@echo "  Prefect UI: make prefect-ui, then PREFECT_API_URL=http://127.0.0.1:4200/api make demo (or frycast serve for the schedules)"
 	@echo "  dbt docs:   make docs   (http://127.0.0.1:8080)"
 	@echo "  MLflow:     uv run frycast mlflow-ui   (http://127.0.0.1:5000)"
@@ -65,6 +66,9 @@ format:  ## apply ruff formatting and fixes
 
 docs: setup  ## generate and serve the dbt docs site on http://127.0.0.1:8080
 	$(RUN) frycast docs --port 8080
+
+ui: setup  ## the Streamlit dashboard on http://127.0.0.1:8501 (reads the marts)
+	$(RUN) frycast ui
 
 prefect-ui:  ## a local Prefect server and UI on http://127.0.0.1:4200 (runs and schedules)
 	$(RUN) prefect server start --host 127.0.0.1 --port 4200

@@ -376,6 +376,32 @@ def serve(
     )
 
 
+@app.command("ui")
+def ui(port: Annotated[int, typer.Option(help="port")] = 8501) -> None:
+    """The Streamlit dashboard over the marts (http://127.0.0.1:8501)."""
+    app_file = Path(__file__).resolve().parents[1] / "streamlit_app" / "app.py"
+    env = {**os.environ, "DATABASE_URL": _url()}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app_file),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        check=False,
+    )
+
+
 @app.command("mlflow-ui")
 def mlflow_ui(port: Annotated[int, typer.Option(help="port")] = 5000) -> None:
     """The MLflow UI over the warehouse's tracking store (runs, metrics, the champion model)."""

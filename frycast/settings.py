@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         alias="FRYCAST_APPLY_FEATURE_ADVICE",
         description="Apply the feature advisor's allow-listed changes from the last published run",
     )
+    # where the dashboard links to
+    prefect_ui_url: str = Field(default="http://127.0.0.1:4200", alias="FRYCAST_PREFECT_UI_URL")
+    mlflow_ui_url: str = Field(default="http://127.0.0.1:5000", alias="FRYCAST_MLFLOW_UI_URL")
+    dbt_docs_url: str = Field(default="http://127.0.0.1:8080", alias="FRYCAST_DBT_DOCS_URL")
     tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
     tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
 

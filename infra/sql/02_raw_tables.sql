@@ -90,3 +90,7 @@ create table if not exists raw.promotions (
     discount_pct  numeric(5, 2) not null,
     batch_id      bigint references raw.load_batches (batch_id) on delete cascade
 );
+
+-- The dashboard's Data quality page shows rejected lines and load batches (read-only role).
+grant usage on schema raw to frycast_reader;
+grant select on raw.rejected_rows, raw.load_batches to frycast_reader;

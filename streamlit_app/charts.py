@@ -1,0 +1,59 @@
+"""Altair chart specs, built from query frames (tested as specs, rendered by Streamlit)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+
+def history_and_forecast(
+    history: pd.DataFrame,
+    forecast: pd.DataFrame,
+    holidays: pd.DataFrame | None = None,
+    compare: pd.DataFrame | None = None,
+) -> alt.LayerChart:
+    """Actuals and the forecast on one time axis, the 80 % band as an area, holidays as rules."""
+    hist = history.assign(series="actual")
+    fc = forecast.assign(series="forecast")
+    base = alt.Chart(fc).encode(x=alt.X("date:T", title=None))
+    layers = [
+        base.mark_area(opacity=0.25, color="#4c78a8").encode(
+            y=alt.Y("yhat_lo80:Q", title="units per day"), y2="yhat_hi80:Q"
+        ),
+        alt.Chart(hist)
+        .mark_line(color="#333333", strokeWidth=1)
+        .encode(x="date:T", y="units:Q", tooltip=["date:T", "units:Q"]),
+        base.mark_line(color="#4c78a8").encode(
+            y="yhat:Q", tooltip=["date:T", "yhat:Q", "yhat_lo80:Q", "yhat_hi80:Q", "model:N"]
+        ),
+    ]
+    if compare is not None and not compare.empty:
+        layers.append(
+            alt.Chart(compare)
+            .mark_line(color="#e45756", strokeDash=[4, 3])
+            .encode(x="date:T", y="yhat:Q")
+        )
+    if holidays is not None and not holidays.empty:
+        layers.append(
+            alt.Chart(holidays)
+            .mark_rule(color="#f58518", strokeDash=[2, 2])
+            .encode(x="date:T", tooltip=["date:T", "name:N"])
+        )
+    return alt.layer(*layers).properties(height=360)
+
+
+def bars(df: pd.DataFrame, x: str, y: str, color: str | None = None) -> alt.Chart:
+    enc = {"x": alt.X(f"{x}:N", sort="-y", title=None), "y": alt.Y(f"{y}:Q")}
+    if color:
+        enc["color"] = alt.Color(f"{color}:N")
+        enc["xOffset"] = alt.XOffset(f"{color}:N")
+    return alt.Chart(df).mark_bar().encode(**enc, tooltip=list(df.columns)).properties(height=300)
+
+
+def lines(df: pd.DataFrame, x: str, y: str, color: str) -> alt.Chart:
+    return (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(x=f"{x}:Q", y=f"{y}:Q", color=f"{color}:N", tooltip=list(df.columns))
+        .properties(height=300)
+    )

@@ -1,0 +1,166 @@
+"""The dashboard on a warehouse filled by a small pipeline run: every page through Streamlit's
+AppTest (no exceptions, the right numbers), then every page in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from streamlit.testing.v1 import AppTest
+
+from flows.pipeline import forecast_pipeline
+from ingest.seed import seed
+from tests.conftest import _clone, _drop, _with_db, query, scalar
+from tests.ml.conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ROOT / "streamlit_app" / "app_pages"
+CHEAP = {"folds": 2, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
+SHOTS = ROOT / "screenshots"  # git-ignored
+
+
+@pytest.fixture(scope="module")
+def warehouse(server_url, template_db, tmp_path_factory):
+    name = _clone(server_url, template_db, "frycast_ui")
+    url = _with_db(server_url, name)
+    seed(url, TINY)
+    old = {k: os.environ.get(k) for k in ("DATABASE_URL", "FRYCAST_MLFLOW_ARTIFACTS")}
+    os.environ["FRYCAST_MLFLOW_ARTIFACTS"] = tmp_path_factory.mktemp("mlartifacts").as_uri()
+    from frycast.settings import get_settings
+
+    get_settings.cache_clear()
+    with prefect_test_harness(server_startup_timeout=120):
+        forecast_pipeline(url=url, **CHEAP)
+    os.environ["DATABASE_URL"] = url  # the dashboard reads the configured warehouse
+    get_settings.cache_clear()
+    yield url
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_settings.cache_clear()
+    _drop(server_url, name)
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_overview_shows_the_published_run_and_its_accuracy(warehouse):
+    at = page("overview")
+    run_id, mase = query(
+        warehouse,
+        """select run_id, avg(mase) from marts.fct_forecast_accuracy
+            where published and level = 'restaurant_sku' and model = 'mint_shrink'
+            group by run_id""",
+    )[0]
+    assert f"Published run {run_id}" in at.caption[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Backtest MASE (restaurant × SKU)"] == f"{mase:.3f}"
+    total = scalar(warehouse, "select sum(yhat) from marts.fct_forecast where level = 'region'")
+    regions = at.dataframe[0].value
+    assert regions["next 12 months"].sum() == pytest.approx(total, rel=1e-3)
+    assert "data_quality" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_explorer_shows_the_chosen_nodes_forecast(warehouse):
+    at = page("explorer")
+    shown = at.dataframe[0].value
+    chain = query(
+        warehouse,
+        "select yhat from marts.fct_forecast where level = 'chain' order by forecast_date limit 56",
+    )
+    assert shown["yhat"].tolist() == pytest.approx([r[0] for r in chain])
+    at.selectbox[0].select("restaurant").run()
+    assert not at.exception
+    node = at.selectbox[1].value
+    first = scalar(
+        warehouse,
+        "select yhat from marts.fct_forecast where level = 'restaurant' and node_key = %s"
+        " order by forecast_date limit 1",
+        (node,),
+    )
+    assert at.dataframe[0].value["yhat"].iloc[0] == pytest.approx(first)
+
+
+def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
+    acc = page("accuracy")
+    assert "mase" in acc.dataframe[0].value.columns
+    dq = page("data_quality")
+    checks = {m.label: m.value for m in dq.metric}["Checks"]
+    assert int(checks) == scalar(warehouse, "select count(*) from forecast.dq_results")
+    agents = page("agents")
+    assert any("data_quality: proceed" in e.label for e in agents.expander)
+    drift = page("drift")
+    assert drift.info  # no drift check yet: says so
+    runs = page("runs")
+    assert len(runs.dataframe[0].value) == scalar(
+        warehouse, "select count(*) from forecast.forecast_runs"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by .ci/run")
+def test_every_page_renders_real_data_in_headless_chromium(warehouse):
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    SHOTS.mkdir(exist_ok=True)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
+         "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"],
+        env={**os.environ, "DATABASE_URL": warehouse},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    expected = {
+        "": "Published run",
+        "explorer": "Download this forecast",
+        "accuracy": "Backtest leaderboard",
+        "data_quality": "Rejected lines from imports",
+        "agents": "Event timeline",
+        "drift": "No drift check",
+        "runs": "dbt docs",
+    }
+    try:
+        for _ in range(120):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.25)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for path, text in expected.items():
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.get_by_text(text).first.wait_for(timeout=60_000)
+                # the script has finished (no "Running…" status) before the screenshot
+                page.wait_for_selector(
+                    "[data-testid='stStatusWidget']", state="detached", timeout=60_000
+                )
+                assert page.locator("[data-testid='stException']").count() == 0, path
+                page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
+            browser.close()
+    finally:
+        app.terminate()
+        app.wait(10)
