@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 TIER ?= demo
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench
+.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -85,4 +85,7 @@ bench-accuracy: setup  ## accuracy benchmark: frycast vs seasonal naive and Auto
 bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs hierarchicalforecast
 	$(RUN) frycast bench-reconcile --size 10k --size 20k --size 100k
 
-bench: bench-load bench-accuracy bench-reconcile  ## every benchmark (speed and memory targets live here, not in tests)
+bench-ui: setup  ## dashboard page load times in headless Chromium (after a warm-up)
+	$(RUN) frycast bench-ui
+
+bench: bench-load bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)

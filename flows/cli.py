@@ -437,6 +437,17 @@ def bench_reconcile(
     typer.echo(f"results: {bench.write(results)}")
 
 
+@app.command("bench-ui")
+def bench_ui(rounds: Annotated[int, typer.Option(help="timed loads per page")] = 3) -> None:
+    """Dashboard page load times in headless Chromium, after a warm-up."""
+    from flows import bench_ui as bench
+
+    result = bench.run(_url(), rounds)
+    for page, t in result.items():
+        typer.echo(f"  {page:<14} median {t['median_s']:.2f} s, max {t['max_s']:.2f} s")
+    typer.echo(f"results: {bench.write(result)}")
+
+
 @app.command("bench-accuracy")
 def bench_accuracy(
     dataset: Annotated[list[str], typer.Option(help="london and/or demo")] = ["london", "demo"],  # noqa: B006
