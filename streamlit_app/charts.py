@@ -11,6 +11,7 @@ def history_and_forecast(
     forecast: pd.DataFrame,
     holidays: pd.DataFrame | None = None,
     compare: pd.DataFrame | None = None,
+    promotions: pd.DataFrame | None = None,
 ) -> alt.LayerChart:
     """Actuals and the forecast on one time axis, the 80 % band as an area, holidays as rules."""
     hist = history.assign(series="actual")
@@ -38,6 +39,12 @@ def history_and_forecast(
             alt.Chart(holidays)
             .mark_rule(color="#f58518", strokeDash=[2, 2])
             .encode(x="date:T", tooltip=["date:T", "name:N"])
+        )
+    if promotions is not None and not promotions.empty:
+        layers.append(
+            alt.Chart(promotions)
+            .mark_tick(color="#54a24b", thickness=2, size=10)
+            .encode(x="date:T", y=alt.value(350), tooltip=["date:T", "items:Q", "discount_pct:Q"])
         )
     return alt.layer(*layers).properties(height=360)
 

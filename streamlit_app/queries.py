@@ -251,3 +251,17 @@ def drifted_nodes(check_id: int) -> pd.DataFrame:
             order by level, node_key""",
         (check_id,),
     )
+
+
+@st.cache_data(ttl=TTL)
+def promotions(level: str, node_key: str, start, end) -> pd.DataFrame:
+    """Days in [start, end] with a planned promotion on any of the node's series."""
+    return frame(
+        f"""select d.promo_date as date, count(*) as items, max(d.discount_pct) as discount_pct
+              from marts.fct_promotion_days d
+              join marts.dim_restaurant r on r.restaurant_id = d.restaurant_id
+              join marts.dim_sku s on s.sku_id = d.sku_id
+             where {_NODE_FILTER[level]} and d.promo_date between %(start)s and %(end)s
+             group by 1 order by 1""",
+        {"key": node_key, "start": start, "end": end},
+    )

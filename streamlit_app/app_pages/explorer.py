@@ -28,8 +28,12 @@ fc = queries.node_forecast(level, node)
 cmp = queries.node_forecast(level, node, int(compare_run)) if compare_run else None
 region = node if level == "region" else None
 hol = queries.holidays(region, fc["date"].min(), fc["date"].max()) if not fc.empty else None
+promo = (
+    queries.promotions(level, node, fc["date"].min(), fc["date"].max()) if not fc.empty else None
+)
 
-st.altair_chart(charts.history_and_forecast(hist, fc, hol, cmp), width="stretch")
+st.altair_chart(charts.history_and_forecast(hist, fc, hol, cmp, promo), width="stretch")
+st.caption("Orange dashed lines: public holidays; green ticks: planned promotions.")
 if not fc.empty:
     model = fc["model"].iloc[0]
     base_model = fc["base_model"].iloc[0]
