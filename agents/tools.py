@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from frycast.db import read_only
+
 
 @dataclass
 class Tool:
@@ -42,15 +44,10 @@ class Context:
 
 def _rows(ctx: Context, query: str, params: tuple = (), as_reader: bool = True) -> dict:
     """Rows of a read-only query; model-written SQL always runs as the read-only role."""
-    with psycopg.connect(ctx.url) as conn:
-        if as_reader:
-            conn.execute("set role frycast_reader")
-        conn.execute("set transaction read only")
-        conn.execute(f"set local statement_timeout = {int(ctx.sql_timeout_ms)}")
+    with read_only(ctx.url, ctx.sql_timeout_ms, as_reader=as_reader) as conn:
         cur = conn.execute(query, params)
         cols = [d.name for d in cur.description] if cur.description else []
         rows = cur.fetchmany(ctx.row_limit + 1)
-        conn.rollback()
     truncated = len(rows) > ctx.row_limit
     return {
         "columns": cols,

@@ -10,7 +10,6 @@ chain-total MASE, pooled wQL and pooled 80% coverage.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import psycopg
 
+from frycast.benchmarks import RESULTS_DIR, write_results
 from frycast.db import apply_infra
 from frycast.dbt import run_dbt
 from frycast.panel_io import load_panel
@@ -204,8 +204,5 @@ def format_table(scores: list[Score]) -> str:
     return "\n".join(lines)
 
 
-def write(scores: list[Score], out_dir: Path = PROJECT_ROOT / "bench_results") -> Path:
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / "accuracy.json"
-    path.write_text(json.dumps([asdict(x) for x in scores], indent=2))
-    return path
+def write(scores: list[Score], out_dir: Path = RESULTS_DIR) -> Path:
+    return write_results("accuracy.json", [asdict(x) for x in scores], out_dir)

@@ -9,7 +9,6 @@ grouped hierarchy over restaurants × 100 SKUs, base forecasts of every node tha
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import resource
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from frycast.settings import PROJECT_ROOT
+from frycast.benchmarks import RESULTS_DIR, write_results
 
 SIZES = {"10k": 100, "20k": 200, "100k": 1000}  # restaurants, each selling 100 SKUs
 SKUS = 100
@@ -187,8 +186,5 @@ def format_table(results: list[Timing]) -> str:
     return "\n".join(lines)
 
 
-def write(results: list[Timing], out_dir: Path = PROJECT_ROOT / "bench_results") -> Path:
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / "reconcile.json"
-    path.write_text(json.dumps([asdict(t) for t in results], indent=2))
-    return path
+def write(results: list[Timing], out_dir: Path = RESULTS_DIR) -> Path:
+    return write_results("reconcile.json", [asdict(t) for t in results], out_dir)

@@ -4,16 +4,12 @@ visit). Runs against the configured warehouse; results go to bench_results/ui.js
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from frycast.settings import PROJECT_ROOT
+from frycast.benchmarks import RESULTS_DIR, write_results
+from streamlit_app.serve import running_app
 
 PAGES = {
     "": "Published run",
@@ -26,59 +22,32 @@ PAGES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(url: str, rounds: int = 3) -> dict[str, dict]:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
     if chromium is None:
         raise RuntimeError("needs Debian's chromium (apt-get install chromium)")
-    port = _free_port()
-    app = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "streamlit_app" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "DATABASE_URL": url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     timings: dict[str, list[float]] = {p or "overview": [] for p in PAGES}
-    try:
-        for _ in range(120):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.25)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for r in range(rounds + 1):  # round 0 warms up
-                for path, text in PAGES.items():
-                    started = time.perf_counter()
-                    page.goto(f"http://127.0.0.1:{port}/{path}")
-                    page.get_by_text(text).first.wait_for(timeout=120_000)
-                    page.wait_for_selector(
-                        "[data-testid='stStatusWidget']", state="detached", timeout=120_000
-                    )
-                    if r:
-                        timings[path or "overview"].append(time.perf_counter() - started)
-            browser.close()
-    finally:
-        app.terminate()
-        app.wait(10)
+    with running_app(url) as port, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for r in range(rounds + 1):  # round 0 warms up
+            for path, text in PAGES.items():
+                started = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.get_by_text(text).first.wait_for(timeout=120_000)
+                page.wait_for_selector(
+                    "[data-testid='stStatusWidget']", state="detached", timeout=120_000
+                )
+                if r:
+                    timings[path or "overview"].append(time.perf_counter() - started)
+        browser.close()
     return {
         name: {"median_s": round(sorted(v)[len(v) // 2], 2), "max_s": round(max(v), 2)}
         for name, v in timings.items()
     }
 
 
-def write(result: dict, out_dir: Path = PROJECT_ROOT / "bench_results") -> Path:
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / "ui.json"
-    path.write_text(json.dumps(result, indent=2))
-    return path
+def write(result: dict, out_dir: Path = RESULTS_DIR) -> Path:
+    return write_results("ui.json", result, out_dir)

@@ -98,6 +98,7 @@ def measure_drift(url: str) -> dict:
             "bottom_share": 0.0,
         }
     new_dates = dates[new].date
+    column_of = dict(zip(new_dates, np.flatnonzero(new), strict=True))  # date -> y column
     node_index = {
         (lvl, key): i
         for i, (lvl, key) in enumerate(zip(h.nodes["level"], h.nodes["node_key"], strict=True))
@@ -113,7 +114,7 @@ def measure_drift(url: str) -> dict:
         i = node_index.get((level, key))
         if i is None:
             continue
-        cols = [np.flatnonzero(new)[list(new_dates).index(d)] for d in yhat.index]
+        cols = [column_of[d] for d in yhat.index]
         actual = y[i, cols]
         ok = ~np.isnan(actual)
         n = int(ok.sum())

@@ -33,6 +33,20 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@contextmanager
+def read_only(url: str, timeout_ms: int, *, as_reader: bool = True) -> Iterator[psycopg.Connection]:
+    """A connection in a READ ONLY transaction with a statement timeout, as the read-only role
+    ``frycast_reader`` unless ``as_reader`` is false (fixed queries on schemas it cannot read).
+    Used by the dashboard and the agents' tools: they can look and never change anything."""
+    with psycopg.connect(url) as conn:
+        if as_reader:
+            conn.execute("set role frycast_reader")
+        conn.execute("set transaction read only")
+        conn.execute(f"set local statement_timeout = {int(timeout_ms)}")
+        yield conn
+        conn.rollback()
+
+
 def apply_infra(url: str | None = None, settings: Settings | None = None) -> list[str]:
     """Create roles, schemas and raw tables (idempotent). Returns the files applied."""
     s = settings or get_settings()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from frycast.dbt import DbtResult
+from ingest.copy import SALES_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,7 @@ def _suites(url: str):
             "raw_daily_sales",
             [
                 gxe.ExpectTableColumnsToMatchSet(
-                    column_set=[
-                        "batch_id",
-                        "restaurant_id",
-                        "sku_id",
-                        "sale_date",
-                        "units",
-                        "net_sales",
-                        "unit_price",
-                        "on_promo",
-                    ],
+                    column_set=list(SALES_COLUMNS),
                     exact_match=False,
                     meta=crit,
                 ),

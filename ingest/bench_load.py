@@ -7,7 +7,6 @@ like raw.daily_sales. Results go to the console and to bench_results/load-<tier>
 
 from __future__ import annotations
 
-import json
 import platform
 import resource
 import sys
@@ -20,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from frycast.benchmarks import RESULTS_DIR, write_results
 from frycast.db import apply_infra
 from frycast.dbt import run_dbt
-from frycast.settings import PROJECT_ROOT
 from ingest.generator import ChainSpec, build_chain
 from ingest.seed import load_chain, sales_csv
 
@@ -119,11 +118,8 @@ def _server_version(url: str) -> str:
         return conn.execute("show server_version").fetchone()[0]
 
 
-def write(result: LoadBenchmark, out_dir: Path = PROJECT_ROOT / "bench_results") -> Path:
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"load-{result.tier}.json"
-    path.write_text(json.dumps(asdict(result), indent=2))
-    return path
+def write(result: LoadBenchmark, out_dir: Path = RESULTS_DIR) -> Path:
+    return write_results(f"load-{result.tier}.json", asdict(result), out_dir)
 
 
 def format_table(results: list[LoadBenchmark]) -> str:

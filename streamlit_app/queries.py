@@ -8,10 +8,9 @@ change nothing. Queries aggregate in the database, so the chain tier never reach
 from __future__ import annotations
 
 import pandas as pd
-import psycopg
 import streamlit as st
 
-from frycast.db import database_url
+from frycast.db import database_url, read_only
 
 TTL = 300  # seconds; the Agents page asks for fresh rows while a run is in progress
 LEVELS = [
@@ -31,10 +30,7 @@ def _url() -> str:
 
 
 def frame(sql: str, params: tuple | dict = ()) -> pd.DataFrame:
-    with psycopg.connect(_url()) as conn:
-        conn.execute("set role frycast_reader")
-        conn.execute("set transaction read only")
-        conn.execute("set local statement_timeout = 20000")
+    with read_only(_url(), 20_000) as conn:
         cur = conn.execute(sql, params)
         cols = [d.name for d in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=cols)

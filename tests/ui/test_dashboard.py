@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from flows.pipeline import forecast_pipeline
 from ingest.seed import seed
+from streamlit_app.serve import running_app
 from tests.conftest import _clone, _drop, _with_db, query, scalar
 from tests.ml.conftest import TINY
 
@@ -110,12 +107,6 @@ def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 CHROMIUM = shutil.which("chromium")
 
 
@@ -123,15 +114,7 @@ CHROMIUM = shutil.which("chromium")
 def test_every_page_renders_real_data_in_headless_chromium(warehouse):
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
     SHOTS.mkdir(exist_ok=True)
-    app = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "DATABASE_URL": warehouse},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     expected = {
         "": "Published run",
         "explorer": "Download this forecast",
@@ -141,26 +124,16 @@ def test_every_page_renders_real_data_in_headless_chromium(warehouse):
         "drift": "No drift check",
         "runs": "dbt docs",
     }
-    try:
-        for _ in range(120):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.25)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for path, text in expected.items():
-                page.goto(f"http://127.0.0.1:{port}/{path}")
-                page.get_by_text(text).first.wait_for(timeout=60_000)
-                # the script has finished (no "Running…" status) before the screenshot
-                page.wait_for_selector(
-                    "[data-testid='stStatusWidget']", state="detached", timeout=60_000
-                )
-                assert page.locator("[data-testid='stException']").count() == 0, path
-                page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
-            browser.close()
-    finally:
-        app.terminate()
-        app.wait(10)
+    with running_app(warehouse, SHOTS / "streamlit.log") as port, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for path, text in expected.items():
+            page.goto(f"http://127.0.0.1:{port}/{path}")
+            page.get_by_text(text).first.wait_for(timeout=60_000)
+            # the script has finished (no "Running…" status) before the screenshot
+            page.wait_for_selector(
+                "[data-testid='stStatusWidget']", state="detached", timeout=60_000
+            )
+            assert page.locator("[data-testid='stException']").count() == 0, path
+            page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
+        browser.close()
