@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 TIER ?= demo
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench
+.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,7 +54,27 @@ demo: setup  ## set up, start the warehouse, seed the demo tier, import London, 
 test: setup  ## the test suite (real PostgreSQL: DATABASE_URL's server, or the embedded one)
 	$(RUN) pytest -q
 
-lint:  ## ruff (format + check), sqlfluff on the dbt models, dbt parse
+up: .env  ## the full stack in Docker (warehouse, MinIO, MLflow, Prefect, runner, dashboard, docs)
+	docker compose up -d --build
+	@echo "Prefect UI http://127.0.0.1:4200  dashboard http://127.0.0.1:8501  dbt docs http://127.0.0.1:8080"
+	@echo "MLflow http://127.0.0.1:5000  MinIO console http://127.0.0.1:9001  warehouse 127.0.0.1:5432"
+
+down:  ## stop the stack (named volumes, so the data, are kept; `docker compose down -v` drops them)
+	docker compose down
+
+logs:  ## follow the stack's logs
+	docker compose logs -f --tail=100
+
+.env:
+	cp .env.example .env
+
+stack-config:  ## validate docker-compose.yml (installs the compose CLI plugin if missing)
+	@bash infra/install-compose-plugin.sh >/dev/null
+	@if command -v docker >/dev/null; then docker compose config --quiet; \
+	  else "$${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins/docker-compose" config --quiet; fi
+	@echo "docker-compose.yml: valid"
+
+lint: stack-config  ## ruff (format + check), sqlfluff on the dbt models, dbt parse, docker-compose.yml
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) sqlfluff lint dbt_project
@@ -70,8 +90,8 @@ docs: setup  ## generate and serve the dbt docs site on http://127.0.0.1:8080
 ui: setup  ## the Streamlit dashboard on http://127.0.0.1:8501 (reads the marts)
 	$(RUN) frycast ui
 
-prefect-ui:  ## a local Prefect server and UI on http://127.0.0.1:4200 (runs and schedules)
-	$(RUN) prefect server start --host 127.0.0.1 --port 4200
+prefect-ui: setup  ## a local Prefect server + UI on http://127.0.0.1:4200, its database on the warehouse's Postgres
+	$(RUN) frycast prefect-server --port 4200
 
 serve: setup  ## register and serve the deployments (weekly pipeline, nightly drift check)
 	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:4200/api} $(RUN) frycast serve

@@ -210,6 +210,9 @@ def build(
 def docs(
     serve: Annotated[bool, typer.Option(help="serve the site after generating it")] = True,
     port: int = 8080,
+    host: Annotated[
+        str, typer.Option(help="address to bind (0.0.0.0 in a container)")
+    ] = "127.0.0.1",
 ) -> None:
     """Generate the dbt docs site (lineage, column docs) and serve it."""
     from frycast.dbt import run_dbt
@@ -222,7 +225,7 @@ def docs(
     target = get_settings().dbt_project_dir / "target"
     typer.echo(f"docs generated in {target}")
     if serve:
-        typer.echo(f"serving on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)")
         subprocess.run(
             [
                 sys.executable,
@@ -230,7 +233,7 @@ def docs(
                 "http.server",
                 str(port),
                 "--bind",
-                "127.0.0.1",
+                host,
                 "--directory",
                 str(target),
             ],
@@ -338,6 +341,32 @@ def run_pipeline(
         f"run {result['run_id']} published (data quality: {result['data_quality']}, "
         f"metrics: {result['metrics']}); served in marts.fct_forecast"
     )
+    if result["snapshot"]:
+        typer.echo(f"snapshot: {result['snapshot']}")
+    elif result["snapshot_error"]:
+        typer.echo(f"snapshot failed: {result['snapshot_error']}", err=True)
+
+
+@app.command("snapshot")
+def snapshot(
+    run_id: Annotated[
+        int | None, typer.Option(help="the run to snapshot (default: the published one)")
+    ] = None,
+) -> None:
+    """Write a run's served forecast as Parquet + manifest to S3 / MinIO (MLFLOW_S3_ENDPOINT_URL
+    set) or under the warehouse folder; print the Parquet file's URI."""
+    from frycast.snapshots import write_snapshot
+
+    try:
+        snap = write_snapshot(_url(), run_id)
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if snap is None:
+        typer.echo("snapshots are off (FRYCAST_SNAPSHOTS=off)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"run {snap.run_id}: {snap.rows:,} rows, sha256 {snap.sha256[:12]}…", err=True)
+    typer.echo(snap.uri)
 
 
 @app.command("drift")
@@ -377,7 +406,12 @@ def serve(
 
 
 @app.command("ui")
-def ui(port: Annotated[int, typer.Option(help="port")] = 8501) -> None:
+def ui(
+    port: Annotated[int, typer.Option(help="port")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="address to bind (0.0.0.0 in a container)")
+    ] = "127.0.0.1",
+) -> None:
     """The Streamlit dashboard over the marts (http://127.0.0.1:8501)."""
     app_file = Path(__file__).resolve().parents[1] / "streamlit_app" / "app.py"
     env = {**os.environ, "DATABASE_URL": _url()}
@@ -391,7 +425,7 @@ def ui(port: Annotated[int, typer.Option(help="port")] = 8501) -> None:
             "--server.port",
             str(port),
             "--server.address",
-            "127.0.0.1",
+            host,
             "--server.headless",
             "true",
             "--browser.gatherUsageStats",
@@ -400,6 +434,27 @@ def ui(port: Annotated[int, typer.Option(help="port")] = 8501) -> None:
         env=env,
         check=False,
     )
+
+
+@app.command("prefect-server")
+def prefect_server(
+    port: Annotated[int, typer.Option(help="port")] = 4200,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    database: Annotated[str, typer.Option(help="Prefect's database on that server")] = "prefect",
+) -> None:
+    """A local Prefect server and UI whose database lives on the warehouse's Postgres server."""
+    from frycast.db import asyncpg_url, sibling_database
+
+    db = asyncpg_url(sibling_database(_url(), database))
+    env = {
+        **os.environ,
+        "PREFECT_API_DATABASE_CONNECTION_URL": db,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    typer.echo(f"Prefect UI on http://{host}:{port} (database {db.split('@')[-1]})")
+    typer.echo(f"point flows at it: export PREFECT_API_URL=http://{host}:{port}/api")
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+    raise typer.Exit(subprocess.run(cmd, env=env, check=False).returncode)
 
 
 @app.command("mlflow-ui")

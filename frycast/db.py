@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -70,3 +70,24 @@ def dbt_env(url: str) -> dict[str, str]:
         "FRYCAST_PGPASSWORD": unquote(parts.password or ""),
         "FRYCAST_PGDATABASE": parts.path.lstrip("/") or "postgres",
     }
+
+
+def sibling_database(url: str, name: str) -> str:
+    """A database named ``name`` on the warehouse's server (created if missing), as a URL.
+
+    Prefect's server keeps its state here rather than in a SQLite file: one server to back up."""
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            # two starters at once: the loser's duplicate_database error means it exists
+            with suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def asyncpg_url(url: str) -> str:
+    """The same database for SQLAlchemy's asyncpg driver (what Prefect's server speaks)."""
+    return urlsplit(url)._replace(scheme="postgresql+asyncpg", query="").geturl()
