@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# FRYCAST_SNAPSHOTS also takes on/off words
+_SWITCH_WORDS = dict.fromkeys(("on", "true", "1", "yes"), "auto") | dict.fromkeys(
+    ("false", "0", "no"), "off"
+)
 
 
 class Settings(BaseSettings):
@@ -67,6 +72,9 @@ class Settings(BaseSettings):
     dbt_docs_url: str = Field(default="http://127.0.0.1:8080", alias="FRYCAST_DBT_DOCS_URL")
     tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
     tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
+    # distributed fits (flows/distributed.py): a Dask scheduler, or a local cluster of N workers
+    dask_address: str | None = Field(default=None, alias="FRYCAST_DASK_ADDRESS")
+    dask_workers: int = Field(default=0, alias="FRYCAST_DASK_WORKERS")
 
     # MLflow: tracking store in the warehouse (schema mlflow) unless MLFLOW_TRACKING_URI is set;
     # artifacts on local disk, or S3/MinIO when MLFLOW_S3_ENDPOINT_URL is set.
@@ -75,6 +83,33 @@ class Settings(BaseSettings):
     mlflow_artifact_root: str | None = Field(default=None, alias="FRYCAST_MLFLOW_ARTIFACTS")
     mlflow_s3_bucket: str = Field(default="frycast-mlflow", alias="FRYCAST_MLFLOW_BUCKET")
     mlflow_experiment: str = Field(default="frycast-forecast", alias="FRYCAST_MLFLOW_EXPERIMENT")
+
+    # S3 / MinIO (MLflow's artifacts and the published forecast snapshots). boto3 reads the AWS_*
+    # variables itself; they are settings too so that a `.env` file works (see frycast.s3).
+    aws_access_key_id: str | None = Field(default=None, alias="AWS_ACCESS_KEY_ID", repr=False)
+    aws_secret_access_key: str | None = Field(
+        default=None, alias="AWS_SECRET_ACCESS_KEY", repr=False
+    )
+    aws_default_region: str | None = Field(default=None, alias="AWS_DEFAULT_REGION")
+    # Published forecast snapshots (frycast.snapshots): Parquet + manifest per published run.
+    snapshots: Literal["auto", "s3", "local", "off"] = Field(
+        default="auto",
+        alias="FRYCAST_SNAPSHOTS",
+        description="auto: S3 when MLFLOW_S3_ENDPOINT_URL is set, else local; s3; local; off",
+    )
+    snapshot_bucket: str = Field(default="frycast-snapshots", alias="FRYCAST_SNAPSHOT_BUCKET")
+    snapshot_dir: Path | None = Field(
+        default=None,
+        alias="FRYCAST_SNAPSHOT_DIR",
+        description="Local snapshots' folder (default: <warehouse_dir>/snapshots)",
+    )
+
+    @field_validator("snapshots", mode="before")
+    @classmethod
+    def _switch(cls, value):
+        """on, true, 1, yes mean auto; false, 0, no mean off."""
+        word = str(value).strip().lower()
+        return _SWITCH_WORDS.get(word, word)
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -87,6 +122,16 @@ class Settings(BaseSettings):
         if self.mlflow_s3_endpoint_url:
             return f"s3://{self.mlflow_s3_bucket}/artifacts"
         return (self.warehouse_dir / "mlartifacts").resolve().as_uri()
+
+    def snapshot_root(self) -> str | None:
+        """Where published runs' snapshots go: ``s3://<bucket>/snapshots`` when S3 is configured
+        (FRYCAST_SNAPSHOTS=s3, or auto with MLFLOW_S3_ENDPOINT_URL set), else a local folder's
+        ``file://`` URI; None when FRYCAST_SNAPSHOTS=off."""
+        if self.snapshots == "off":
+            return None
+        if self.snapshots == "s3" or (self.snapshots == "auto" and self.mlflow_s3_endpoint_url):
+            return f"s3://{self.snapshot_bucket}/snapshots"
+        return (self.snapshot_dir or self.warehouse_dir / "snapshots").resolve().as_uri()
 
 
 @lru_cache(maxsize=1)

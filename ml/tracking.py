@@ -28,6 +28,13 @@ def warehouse_tracking_uri(warehouse_url: str, schema: str = "mlflow") -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, query, ""))
 
 
+def _location(uri: str) -> str:
+    """An artifact location as MLflow stores it: local paths as file:// URIs, no trailing /."""
+    if "://" not in uri and not uri.startswith("file:"):
+        uri = Path(uri).resolve().as_uri()
+    return uri.rstrip("/")
+
+
 class Tracker:
     """A thin wrapper so the engine's callers log the same things the same way."""
 
@@ -50,10 +57,26 @@ class Tracker:
                     os.environ[k] = v
         client = mlflow.MlflowClient()
         exp = client.get_experiment_by_name(experiment)
+        if exp is not None and _location(exp.artifact_location) != _location(artifact_root):
+            # An experiment's artifact location is fixed when it is created (MLflow cannot move
+            # it), so runs whose artifacts go elsewhere (say, local → MinIO) are tracked in a
+            # sibling experiment named after the location; switching back returns to the first.
+            sibling = f"{experiment} [{artifact_root}]"
+            log.warning(
+                "MLflow experiment %r keeps its artifacts in %s; runs with artifacts in %s are "
+                "tracked in experiment %r (FRYCAST_MLFLOW_EXPERIMENT chooses another name)",
+                experiment,
+                exp.artifact_location,
+                artifact_root,
+                sibling,
+            )
+            experiment = sibling
+            exp = client.get_experiment_by_name(experiment)
         if exp is None:
             client.create_experiment(experiment, artifact_location=artifact_root)
         mlflow.set_experiment(experiment)
         self.client = client
+        self.experiment = experiment
 
     @contextmanager
     def run(self, name: str, tags: dict | None = None, nested: bool = False):

@@ -99,6 +99,8 @@ alter table forecast.interval_calibration
 -- Publishing: a run is served once `published` flips (one transaction, after every row is in).
 alter table forecast.forecast_runs add column if not exists published_at timestamptz;
 alter table forecast.forecast_runs add column if not exists pipeline text;  -- the flow run id
+-- where the published forecast's Parquet snapshot was written (frycast.snapshots)
+alter table forecast.forecast_runs add column if not exists snapshot_uri text;
 
 -- Data-quality results of a pipeline run: Great Expectations and dbt tests, one row per check.
 create table if not exists forecast.dq_results (
