@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 TIER ?= demo
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench
+.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench-pipeline bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -108,4 +108,7 @@ bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs h
 bench-ui: setup  ## dashboard page load times in headless Chromium (after a warm-up)
 	$(RUN) frycast bench-ui
 
-bench: bench-load bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)
+bench-pipeline: setup  ## the whole pipeline, stage by stage (time, peak memory): make bench-pipeline TIER=medium
+	$(RUN) frycast bench --tier $(TIER)
+
+bench: bench-pipeline bench-load bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)

@@ -519,6 +519,25 @@ def bench_accuracy(
     typer.echo(bench.format_table(scores))
 
 
+@app.command("bench")
+def bench(
+    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "medium",
+    folds: Annotated[int | None, typer.Option(help="backtest folds (default: settings)")] = None,
+    fold_horizon: Annotated[int | None, typer.Option(help="days per backtest fold")] = None,
+    models: Annotated[str | None, typer.Option(help="comma-separated models")] = None,
+) -> None:
+    """The whole pipeline on a fresh database (frycast_bench_<tier>), each stage's wall time and
+    peak memory, the forecast write against plain COPY, and dbt after one new day of data."""
+    from flows import bench_pipeline as bench
+
+    overrides = {"folds": folds, "fold_horizon": fold_horizon}
+    if models:
+        overrides["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    result = bench.run(tier, database_url(), **{k: v for k, v in overrides.items() if v})
+    typer.echo(bench.format_report(result))
+    typer.echo(f"written to {bench.write(result)}")
+
+
 @app.command("bench-load")
 def bench_load(
     tier: Annotated[list[str], typer.Option(help="tiers to run (repeatable)")] = ["medium"],  # noqa: B006

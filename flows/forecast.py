@@ -18,6 +18,7 @@ from frycast.forecast_store import (
 )
 from frycast.panel_io import load_panel, stale_restaurants
 from frycast.settings import Settings, get_settings
+from frycast.stages import stage
 from ml.engine import EngineConfig, EngineResult, run_engine
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,13 @@ def make_tracker(url: str, settings: Settings):
     from ml.tracking import Tracker, warehouse_tracking_uri
 
     uri = settings.mlflow_tracking_uri or warehouse_tracking_uri(url)
-    return Tracker(uri, settings.mlflow_experiment, settings.artifact_root())
+    root = settings.artifact_root()
+    if root.startswith("s3://"):  # MLflow writes with its own boto3 client: env and bucket
+        from frycast import s3
+
+        s3.export_env(settings)
+        s3.ensure_bucket(s3.client(settings), s3.split(root)[0])
+    return Tracker(uri, settings.mlflow_experiment, root)
 
 
 def run_forecast(
@@ -101,7 +108,8 @@ def run_forecast(
         )
         if note:
             log.warning(note)
-        panel = load_panel(url, horizon=config.horizon, restaurants=restaurants)
+        with stage("load panel"):
+            panel = load_panel(url, horizon=config.horizon, restaurants=restaurants)
         log.info("panel: %d series × %d days", panel.n_series, len(panel.dates))
         if tracker is None:
             result = _run(panel, config, s, None, reconciler)
@@ -118,10 +126,11 @@ def run_forecast(
                     }
                 )
                 bottom = getattr(result, "bottom", result)
-                tracker.log_engine(bottom)
-                if bottom is not result:
-                    tracker.log_reconciliation(result.summary)
-                champion = _register(tracker, bottom)
+                with stage("mlflow"):
+                    tracker.log_engine(bottom)
+                    if bottom is not result:
+                        tracker.log_reconciliation(result.summary)
+                    champion = _register(tracker, bottom)
         if hasattr(result, "bottom") and result.summary["coherence_error"] > COHERENCE_TOLERANCE:
             raise RuntimeError(
                 f"reconciled forecasts do not add up: relative gap "
@@ -159,11 +168,23 @@ def run_forecast(
 def _run(panel, config: EngineConfig, settings: Settings, tracker, reconciler: str):
     if settings.tune_trials > 0:
         config = _tuned(panel, config, settings, tracker)
+    if not (settings.dask_workers > 0 or settings.dask_address):
+        return _engine(panel, config, reconciler)
+    from flows.distributed import dask_mapper, dask_workers
+
+    workers = dask_workers(settings.dask_address, settings.dask_workers)
+    # each worker is one process with one thread: the models inside run single-threaded
+    config = replace(config, n_jobs=1)
+    with dask_mapper(settings.dask_address, settings.dask_workers) as mapper:
+        return _engine(panel, config, reconciler, mapper=mapper, n_chunks=2 * workers)
+
+
+def _engine(panel, config: EngineConfig, reconciler: str, **spread):
     if reconciler == "none":
-        return run_engine(panel, config)
+        return run_engine(panel, config, **spread)
     from ml.hierarchical import run_hierarchical
 
-    return run_hierarchical(panel, config, reconciler=reconciler)
+    return run_hierarchical(panel, config, reconciler=reconciler, **spread)
 
 
 def _tuned(panel, config: EngineConfig, settings: Settings, tracker) -> EngineConfig:

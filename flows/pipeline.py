@@ -2,9 +2,11 @@
 
 dbt build (staging, features, marts) → data-quality checks (Great Expectations + dbt tests) →
 data-quality gate → backtest, select, forecast 365 days, reconcile, write (one run_id) → dbt build
-of the forecast marts → metric gate → publish. Tasks are thin wrappers over `frycast` / `ml`
-functions and pass run ids, never DataFrames. One pipeline at a time (advisory lock); a run that
-fails or was killed is marked failed, and the previously published run stays served.
+of the forecast marts → metric gate → publish → snapshot (the published forecast as Parquet on
+S3 / MinIO or locally; a failed snapshot is reported, the run stays published). Tasks are thin
+wrappers over `frycast` / `ml` functions and pass run ids, never DataFrames. One pipeline at a
+time (advisory lock); a run that fails or was killed is marked failed, and the previously
+published run stays served.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from frycast.forecast_store import (
     publish_run,
     published_run,
 )
+from frycast.stages import stage
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,10 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 WAREHOUSE_MODELS = ["build", "--exclude", "source:forecast+"]
 FORECAST_MARTS = ["build", "--select", "source:forecast+"]
+# Rebuilding a sales mart table drops the forecast-mart views that read it (dbt-postgres swaps the
+# table and drops the old one with cascade): recreate them at once, so readers see the published
+# run again seconds later, not only after the new forecast (their tests run with FORECAST_MARTS).
+FORECAST_VIEWS = ["run", "--select", "source:forecast+"]
 
 
 def _transient(task, task_run, state) -> bool:
@@ -74,7 +81,13 @@ def start_run(url: str, horizon: int) -> int:
 
 @task
 def dbt_build(url: str, args: list[str]) -> DbtResult:
-    result = run_dbt(args, url)
+    name = "warehouse" if args == WAREHOUSE_MODELS else "forecast marts"
+    with stage(f"dbt build ({name})"):
+        result = run_dbt(args, url)
+        if args == WAREHOUSE_MODELS:
+            restored = run_dbt(FORECAST_VIEWS, url)
+            if not restored.success:
+                get_run_logger().warning("forecast marts not restored: %s", restored.failures)
     get_run_logger().info(
         "dbt %s: %d passed, %d failed", " ".join(args), result.passed, result.failed
     )
@@ -83,7 +96,8 @@ def dbt_build(url: str, args: list[str]) -> DbtResult:
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
 def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
-    checks = quality.run_expectations(url) + [quality.freshness(url)]
+    with stage("data quality (GX)"):
+        checks = quality.run_expectations(url) + [quality.freshness(url)]
     checks += quality.dbt_checks(dbt_result)
     if not dbt_result.success and not dbt_result.tests:
         checks.append(
@@ -103,14 +117,16 @@ def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
 @task
 def data_quality_review(url: str, run_id: int) -> quality.Verdict:
     """The data-quality reviewer (a Claude agent with a key, the same rules offline)."""
-    return review("data_quality", url, run_id)[0]
+    with stage("agent reviews"):
+        return review("data_quality", url, run_id)[0]
 
 
 @task
 def forecast(url: str, run_id: int, overrides: dict) -> dict:
     from flows.forecast import run_forecast
 
-    report = run_forecast(url, run_id=run_id, **overrides)
+    with stage("forecast (total)"):
+        report = run_forecast(url, run_id=run_id, **overrides)
     return {
         "run_id": report.run_id,
         "n_series": report.n_series,
@@ -127,19 +143,41 @@ def forecast(url: str, run_id: int, overrides: dict) -> dict:
 @task
 def metric_review(url: str, run_id: int) -> quality.Verdict:
     """The model-selection / metric reviewer: publish or hold."""
-    return review("metrics", url, run_id)[0]
+    with stage("agent reviews"):
+        return review("metrics", url, run_id)[0]
 
 
 @task
 def feature_advice(url: str, run_id: int) -> quality.Verdict:
     """The feature-engineering advisor: recommendations for the next run, stored, not applied."""
-    return review("features", url, run_id)[0]
+    with stage("agent reviews"):
+        return review("features", url, run_id)[0]
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
 def publish(url: str, run_id: int) -> int:
     publish_run(url, run_id)
     return run_id
+
+
+@task(retries=2, retry_delay_seconds=10)
+def snapshot(url: str, run_id: int) -> str | None:
+    """The published forecast as Parquet on S3 / MinIO (or locally); its URI, None when off."""
+    from frycast.snapshots import write_snapshot
+
+    with stage("snapshot"):
+        snap = write_snapshot(url, run_id)
+    return snap.uri if snap else None
+
+
+def _snapshot(url: str, run_id: int) -> dict:
+    """Run the snapshot task; a failure is reported, never raised: the run stays published."""
+    state = snapshot(url, run_id, return_state=True)
+    if state.is_completed():
+        return {"uri": state.result(), "error": None}
+    error = state.result(raise_on_failure=False)
+    get_run_logger().error("snapshot of published run %s failed: %s", run_id, error)
+    return {"uri": None, "error": f"{type(error).__name__}: {error}"}
 
 
 @flow(name="forecast_pipeline", log_prints=True)
@@ -186,16 +224,21 @@ def forecast_pipeline(
             finish_run(url, run_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:2000])
             _artifact(url, run_id, before, failed=str(exc))
             raise
-        _artifact(url, run_id, before, report=report, dq=dq, review=review)
+        snap = _snapshot(url, run_id)
+        _artifact(url, run_id, before, report=report, dq=dq, review=review, snap=snap)
         return {
             "run_id": run_id,
             "published": True,
             "data_quality": dq.verdict,
             "metrics": review.verdict,
+            "snapshot": snap["uri"],
+            "snapshot_error": snap["error"],
         }
 
 
-def _artifact(url, run_id, before, report=None, dq=None, review=None, failed=None) -> None:
+def _artifact(
+    url, run_id, before, report=None, dq=None, review=None, snap=None, failed=None
+) -> None:
     """The run's summary in the Prefect UI: rows, accuracy by level, gate verdicts, links."""
     lines = [f"# Forecast run {run_id}"]
     if failed:
@@ -214,6 +257,7 @@ def _artifact(url, run_id, before, report=None, dq=None, review=None, failed=Non
             f"- metric gate: **{review.verdict}** — {review.summary}",
             f"- MLflow run `{report['mlflow_run_id']}`, "
             f"champion version {report['champion_version']}",
+            _snapshot_line(run_id, snap),
             "",
             "| level | MASE base | MASE reconciled | coverage 80% |",
             "|---|---|---|---|",
@@ -230,3 +274,14 @@ def _artifact(url, run_id, before, report=None, dq=None, review=None, failed=Non
         )
     except Exception:  # noqa: BLE001 - no Prefect API (a plain function call): log it instead
         log.info("\n".join(lines))
+
+
+def _snapshot_line(run_id: int, snap: dict | None) -> str:
+    if snap and snap["uri"]:
+        return f"- snapshot: `{snap['uri']}`"
+    if snap and snap["error"]:
+        return (
+            f"- snapshot **failed** — {snap['error']}; the run stays published "
+            f"(retry: `frycast snapshot --run-id {run_id}`)"
+        )
+    return "- snapshot: off (FRYCAST_SNAPSHOTS=off)"

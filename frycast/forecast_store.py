@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pandas as pd
 import psycopg
 
+from frycast.stages import stage
 from ingest.copy import copy_frames
 
 VALUE_COLUMNS = [
@@ -121,7 +122,8 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
     counts = {}
     with psycopg.connect(url) as conn:
         for table, (cols, frame) in frames.items():
-            counts[table] = copy_frames(conn, table, cols, _chunks(frame[cols]))
+            with stage(f"write {table.split('.')[1]}"):
+                counts[table] = copy_frames(conn, table, cols, _chunks(frame[cols]))
     return counts
 
 

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -63,10 +64,81 @@ class BacktestResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+# map(fn, items) -> [fn(item) for item in items], in order: serially here, or on a Dask cluster
+# through Prefect's DaskTaskRunner (flows/distributed.py). ml/ never imports either.
+Mapper = Callable[[Callable, list], list]
+
+
+def serial_map(fn: Callable, items: list) -> list:
+    return [fn(item) for item in items]
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One unit of work: fit ``name`` on ``panel`` and predict ``horizon`` days. Per-series models
+    get a slice of the series (``rows``), so their work spreads over workers; a global model gets
+    every series. ``key`` says where the predictions go."""
+
+    name: str
+    panel: Panel
+    horizon: int
+    key: tuple
+    rows: np.ndarray | None = None
+
+
+def series_chunks(n_series: int, n_chunks: int) -> list[np.ndarray | None]:
+    """Contiguous slices of the series for per-series models (None: all of them at once)."""
+    if n_chunks <= 1 or n_series <= 1:
+        return [None]
+    return [c for c in np.array_split(np.arange(n_series), n_chunks) if len(c)]
+
+
+@dataclass
+class JobOutput:
+    preds: np.ndarray
+    seconds: float
+    model: Forecaster | None = None
+
+
+def run_job(
+    factory: Callable[[str], Forecaster], job: FitJob, keep_model: bool = False
+) -> JobOutput:
+    started = time.perf_counter()
+    model = factory(job.name).fit(job.panel)
+    preds = model.predict(job.horizon)
+    return JobOutput(preds, time.perf_counter() - started, model if keep_model else None)
+
+
+def fit_jobs(
+    factory: Callable[[str], Forecaster],
+    name: str,
+    panel: Panel,
+    horizon: int,
+    key: tuple,
+    n_chunks: int,
+) -> list[FitJob]:
+    """The jobs that fit ``name`` on ``panel``: one for a global model, one per chunk otherwise."""
+    chunks = series_chunks(panel.n_series, n_chunks)
+    if len(chunks) > 1 and factory(name).is_global:
+        chunks = [None]
+    return [
+        FitJob(name, panel if rows is None else panel.select(rows), horizon, key, rows)
+        for rows in chunks
+    ]
+
+
 def run_backtest(
-    panel: Panel, model_factory: Callable[[str], Forecaster], names: list[str], folds: list[Fold]
+    panel: Panel,
+    model_factory: Callable[[str], Forecaster],
+    names: list[str],
+    folds: list[Fold],
+    mapper: Mapper = serial_map,
+    n_chunks: int = 1,
 ) -> BacktestResult:
-    """Fit each model on each fold's training days and predict its test window."""
+    """Fit each model on each fold's training days and predict its test window.
+
+    Every (model, fold[, chunk of series]) fit is independent: ``mapper`` runs them, serially or
+    spread over workers, and the result is the same either way."""
     h = folds[0].horizon
     n_f, n_s = len(folds), panel.n_series
     actuals = np.full((n_f, n_s, h), np.nan)
@@ -78,16 +150,31 @@ def run_backtest(
         scales[i] = seasonal_naive_scale(train)
         zero[i] = zero_share_91(train)
     result = BacktestResult(folds, actuals, scales, zero)
+    jobs = [
+        job
+        for name in names
+        for i, fold in enumerate(folds)
+        for job in fit_jobs(
+            model_factory, name, panel.truncate(fold.origin), h, (name, i), n_chunks
+        )
+    ]
+    started = time.perf_counter()
+    outputs = mapper(partial(run_job, model_factory), jobs)
     for name in names:
-        preds = np.full((n_f, n_s, h), np.nan)
-        started = time.perf_counter()
-        for i, fold in enumerate(folds):
-            model = model_factory(name)
-            model.fit(panel.truncate(fold.origin))
-            preds[i] = model.predict(h)
-        result.predictions[name] = preds
-        result.seconds[name] = time.perf_counter() - started
-        log.info("backtest %s: %d folds in %.1fs", name, n_f, result.seconds[name])
+        result.predictions[name] = np.full((n_f, n_s, h), np.nan)
+        result.seconds[name] = 0.0
+    for job, out in zip(jobs, outputs, strict=True):
+        name, i = job.key
+        rows = slice(None) if job.rows is None else job.rows
+        result.predictions[name][i, rows] = out.preds
+        result.seconds[name] += out.seconds  # time spent fitting, wherever it ran
+    log.info(
+        "backtest: %d models × %d folds, %d jobs in %.1fs",
+        len(names),
+        n_f,
+        len(jobs),
+        time.perf_counter() - started,
+    )
     return result
 
 

@@ -11,11 +11,23 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
-from ml.backtest import BacktestResult, Fold, make_folds, run_backtest, zero_share_91
+from frycast.stages import stage
+from ml.backtest import (
+    BacktestResult,
+    Fold,
+    Mapper,
+    fit_jobs,
+    make_folds,
+    run_backtest,
+    run_job,
+    serial_map,
+    zero_share_91,
+)
 from ml.intervals import ConformalCalibration, cross_fitted_quantiles, volume_class
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.models import build_model
@@ -70,12 +82,15 @@ def run_engine(
     model_factory: Callable[[str], Forecaster] | None = None,
     *,
     level_metrics: bool = True,
+    mapper: Mapper = serial_map,
+    n_chunks: int = 1,
 ) -> EngineResult:
     """Backtest, calibrate, select and forecast ``config.horizon`` days for every series.
 
     ``level_metrics`` adds backtest scores of the sums of the series per chain, region,
     restaurant and product group (what bottom-up would give); hierarchical runs score their own
-    aggregate forecasts instead (``ml.hierarchical``).
+    aggregate forecasts instead (``ml.hierarchical``). ``mapper`` runs the fits (serially, or on a
+    Dask cluster), per-series models in ``n_chunks`` slices of the series; the result is the same.
     """
     started = time.perf_counter()
     factory = model_factory or (
@@ -91,7 +106,8 @@ def run_engine(
     folds = make_folds(len(panel.dates), config.folds, fold_h, config.fold_step)
     # the fallback is always backtested: new series get it, and it needs a calibration
     names = list(dict.fromkeys([*config.models, config.fallback]))
-    bt = run_backtest(panel, factory, names, folds)
+    with stage("backtest"):
+        bt = run_backtest(panel, factory, names, folds, mapper, n_chunks)
     members = combo_members(config)
     if config.combo and len(members) >= 2:
         bt.predictions["combo"] = np.mean([bt.predictions[m] for m in members], axis=0)
@@ -131,10 +147,20 @@ def run_engine(
         per_model = selection.attrs["panel_scores"]
         needed.add(min(globals_, key=lambda m: per_model.get(m, np.inf)))
     fitted, preds = {}, {}
-    for name in sorted(needed):
-        model = factory(name).fit(panel)
-        preds[name] = model.predict(config.horizon)
-        fitted[name] = model
+    with stage("train + forecast"):
+        jobs = [
+            job
+            for name in sorted(needed)
+            for job in fit_jobs(factory, name, panel, config.horizon, (name,), n_chunks)
+        ]
+        outputs = mapper(partial(run_job, factory, keep_model=True), jobs)
+        for name in sorted(needed):
+            preds[name] = np.full((panel.n_series, config.horizon), np.nan)
+        for job, out in zip(jobs, outputs, strict=True):
+            (name,) = job.key
+            preds[name][slice(None) if job.rows is None else job.rows] = out.preds
+            # per-series models fitted in chunks keep the first chunk's model, for its params
+            fitted.setdefault(name, out.model)
     if "combo" in set(selection["model"]):
         preds["combo"] = np.mean([preds[m] for m in members], axis=0)
 

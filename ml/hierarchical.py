@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from frycast.stages import stage
+from ml.backtest import Mapper, serial_map
 from ml.engine import EngineConfig, EngineResult, pooled_interval_scores, run_engine
 from ml.intervals import BUCKETS
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
@@ -77,12 +79,23 @@ def run_hierarchical(
     *,
     reconciler: str = "mint_shrink",
     levels=FRYCAST_LEVELS,
+    mapper: Mapper = serial_map,
+    n_chunks: int = 1,
 ) -> HierarchicalResult:
     started = time.perf_counter()
-    h = Hierarchy.from_bottom(panel.series, levels)
-    agg_panel = aggregate_panel(panel, h)
-    bottom = run_engine(panel, config, level_metrics=False)
-    aggregate = run_engine(agg_panel, config, level_metrics=False)
+    with stage("aggregate panel"):
+        h = Hierarchy.from_bottom(panel.series, levels)
+        agg_panel = aggregate_panel(panel, h)
+    spread = {"mapper": mapper, "n_chunks": n_chunks}
+    bottom = run_engine(panel, config, level_metrics=False, **spread)
+    aggregate = run_engine(agg_panel, config, level_metrics=False, **spread)
+    with stage("reconcile"):
+        return _reconciled_result(
+            panel, config, reconciler, h, agg_panel, bottom, aggregate, started
+        )
+
+
+def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregate, started):
     method = build_reconciler(reconciler)
 
     H = config.horizon

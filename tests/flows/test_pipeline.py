@@ -38,6 +38,7 @@ def warehouse(server_url, template_db, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv(
         "FRYCAST_MLFLOW_ARTIFACTS", tmp_path_factory.mktemp("mlartifacts").as_uri()
     )
+    monkeypatch_module.setenv("FRYCAST_SNAPSHOT_DIR", str(tmp_path_factory.mktemp("snapshots")))
     from frycast.settings import get_settings
 
     get_settings.cache_clear()
@@ -62,6 +63,7 @@ def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
     assert first["published"] and first["data_quality"] == "proceed"
     assert first["metrics"] == "publish"
     assert published_run(warehouse) == first["run_id"]
+    assert first["snapshot"].endswith(f"/run_id={first['run_id']}/forecast_values.parquet")
     n_series = scalar(warehouse, "select count(*) from features.feat_series where is_active")
     levels = dict(query(warehouse, "select level, count(*) from marts.fct_forecast group by level"))
     assert levels["restaurant_sku"] == n_series * 365
@@ -245,3 +247,16 @@ def query_conn(url):
     import psycopg
 
     return psycopg.connect(url)
+
+
+def test_rebuilding_the_sales_marts_keeps_the_forecast_marts_served(warehouse, first):
+    # a sales-mart table swap drops the forecast views that read it (cascade): the pipeline's
+    # first step must put them back, not leave readers without a forecast until step 5
+    from flows.pipeline import WAREHOUSE_MODELS, dbt_build
+
+    assert dbt_build(warehouse, WAREHOUSE_MODELS).success
+    for view in ("fct_forecast", "fct_forecast_accuracy", "fct_forecast_vs_actual"):
+        assert query(warehouse, "select to_regclass(%s) is not null", (f"marts.{view}",)) == [
+            (True,)
+        ], view
+    assert query(warehouse, "select count(*) > 0 from marts.fct_forecast") == [(True,)]
