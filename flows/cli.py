@@ -538,6 +538,18 @@ def bench(
     typer.echo(f"written to {bench.write(result)}")
 
 
+@app.command("bench-distributed")
+def bench_distributed(
+    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "demo",
+) -> None:
+    """The engine serially and on a local Dask cluster of 1 and 2 workers (Prefect tasks)."""
+    from flows import bench_distributed as bench
+
+    result = bench.run(tier, database_url())
+    typer.echo(bench.format_report(result))
+    typer.echo(f"written to {bench.write(result)}")
+
+
 @app.command("bench-load")
 def bench_load(
     tier: Annotated[list[str], typer.Option(help="tiers to run (repeatable)")] = ["medium"],  # noqa: B006

@@ -12,6 +12,7 @@ the same as a serial run: only where the fits happen changes.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -25,6 +26,19 @@ log = logging.getLogger(__name__)
 @task(name="fit", cache_policy=NO_CACHE, persist_result=False)
 def fit_task(fn: Callable, job):
     return fn(job)
+
+
+# Batches of jobs by id, in the driver process. The flow reads its batch from here rather than
+# from a closure: Prefect ships the flow run's context (with the flow object) to every task, so a
+# closure over the jobs would send all of them with each one (235 MiB per task on the demo chain).
+_BATCHES: dict[str, tuple[Callable, list]] = {}
+
+
+@flow(name="forecast-fits", persist_result=False)
+def forecast_fits(batch: str) -> list:
+    fn, jobs = _BATCHES[batch]
+    futures = fit_task.map(unmapped(fn), jobs)
+    return [f.result() for f in futures]
 
 
 @contextmanager
@@ -46,16 +60,15 @@ def dask_mapper(address: str | None = None, n_workers: int = 2) -> Iterator[Call
         )
         address = cluster.scheduler_address
     log.info("fits go to the Dask scheduler at %s", address)
-    runner = DaskTaskRunner(address=address)
+    on_dask = forecast_fits.with_options(task_runner=DaskTaskRunner(address=address))
 
     def mapper(fn: Callable, jobs: list) -> list:
-        # a flow without parameters: the jobs reach Dask as task inputs, never the Prefect API
-        @flow(name="forecast-fits", task_runner=runner, persist_result=False)
-        def forecast_fits() -> list:
-            futures = fit_task.map(unmapped(fn), jobs)
-            return [f.result() for f in futures]
-
-        return forecast_fits()
+        batch = uuid.uuid4().hex
+        _BATCHES[batch] = (fn, jobs)
+        try:
+            return on_dask(batch)
+        finally:
+            del _BATCHES[batch]
 
     try:
         yield mapper
