@@ -550,6 +550,20 @@ def bench_distributed(
     typer.echo(f"written to {bench.write(result)}")
 
 
+@app.command("bench-peer")
+def bench_peer(
+    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "medium",
+    holdout: Annotated[int, typer.Option(help="held-out days, forecast by both")] = 91,
+) -> None:
+    """frycast beside statsforecast AutoETS + hierarchicalforecast MinT-shrink: same data, same
+    split, every level scored (MASE) and both timed end to end."""
+    from flows import bench_peer as bench
+
+    result = bench.run(tier, database_url(), holdout=holdout)
+    typer.echo(bench.format_report(result))
+    typer.echo(f"written to {bench.write(result)}")
+
+
 @app.command("bench-load")
 def bench_load(
     tier: Annotated[list[str], typer.Option(help="tiers to run (repeatable)")] = ["medium"],  # noqa: B006

@@ -67,11 +67,23 @@ def load_panel(
         s["first_day"] = pd.to_datetime(s["first_day"]).dt.date
         s["last_day"] = pd.to_datetime(s["last_day"]).dt.date
         first, last = s["first_day"].min(), s["last_day"].max()
+        # History as (series number, day number, units): the series are numbered in the order
+        # above, so the panel needs no key lookup for 28 M rows.
         history = _copy_frame(
             conn,
-            "select restaurant_id, sku_id, sale_date, units from features.feat_daily_sales"
+            "with numbered as ("
+            " select restaurant_id, sku_id,"
+            " (row_number() over (order by restaurant_id, sku_id) - 1)::int as series_no"
+            " from features.feat_series"
             f" where ({_text_array_literal(restaurants)} is null"
-            f" or restaurant_id = any({_text_array_literal(restaurants)}))",
+            f" or restaurant_id = any({_text_array_literal(restaurants)}))"
+            + (" and is_active" if active_only else "")
+            + ") select numbered.series_no, (sales.sale_date - date '"
+            + str(first)
+            + "') as day_no, sales.units"
+            " from features.feat_daily_sales as sales"
+            " inner join numbered using (restaurant_id, sku_id)"
+            " where sales.units is not null",
         )
         calendar = _copy_frame(
             conn,
@@ -117,7 +129,8 @@ def build_panel(
     promos: pd.DataFrame,
     horizon: int,
 ) -> Panel:
-    """Pivot long frames into a :class:`Panel` (series in the order of ``series``)."""
+    """Pivot long frames into a :class:`Panel` (series in the order of ``series``; ``history``
+    has each row's series number in that order and its day number from the first day)."""
     series = series.reset_index(drop=True).copy()
     first, last = pd.Timestamp(series["first_day"].min()), pd.Timestamp(series["last_day"].max())
     dates = pd.date_range(first, last, freq="D")
@@ -125,8 +138,8 @@ def build_panel(
     index = pd.MultiIndex.from_frame(series[["restaurant_id", "sku_id"]])
     y = np.full((len(series), len(dates)), np.nan)
     if not history.empty:
-        rows = index.get_indexer(pd.MultiIndex.from_frame(history[["restaurant_id", "sku_id"]]))
-        cols = (pd.to_datetime(history["sale_date"]) - first).dt.days.to_numpy()
+        rows = history["series_no"].to_numpy()
+        cols = history["day_no"].to_numpy()
         keep = (rows >= 0) & (cols >= 0) & (cols < len(dates))
         y[rows[keep], cols[keep]] = history["units"].to_numpy(dtype=float)[keep]
 

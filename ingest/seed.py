@@ -31,10 +31,16 @@ class SeedReport:
         return self.sales_rows / self.seconds if self.seconds else float("nan")
 
 
-def _clear_synthetic(conn: psycopg.Connection) -> None:
+def _replace_synthetic(conn: psycopg.Connection, new_batch: int) -> None:
+    """Remove earlier synthetic data; its batches stay in raw.load_batches as ``replaced`` (by
+    ``new_batch``), which tells the incremental dbt models to rebuild in full."""
     batches = [
         r[0]
-        for r in conn.execute("select batch_id from raw.load_batches where source = 'synthetic'")
+        for r in conn.execute(
+            "select batch_id from raw.load_batches"
+            " where source = 'synthetic' and status = 'loaded' and batch_id <> %s",
+            (new_batch,),
+        )
     ]
     only_synthetic = conn.execute(
         "select not exists (select from raw.load_batches where source <> 'synthetic')"
@@ -43,11 +49,18 @@ def _clear_synthetic(conn: psycopg.Connection) -> None:
         # TRUNCATE is instant at 36 M rows, where DELETE would rewrite the table.
         conn.execute(
             "truncate raw.daily_sales, raw.restaurant_closures, raw.promotions, raw.rejected_rows,"
-            " raw.restaurants, raw.skus, raw.load_batches"
+            " raw.restaurants, raw.skus"
         )
     elif batches:
-        conn.execute("delete from raw.daily_sales where batch_id = any(%s)", (batches,))
-        conn.execute("delete from raw.load_batches where batch_id = any(%s)", (batches,))
+        tables = ("daily_sales", "restaurant_closures", "promotions", "rejected_rows")
+        for table in (*tables, "restaurants", "skus"):
+            conn.execute(f"delete from raw.{table} where batch_id = any(%s)", (batches,))
+    if batches:
+        conn.execute(
+            "update raw.load_batches set status = 'replaced', replaced_by = %s"
+            " where batch_id = any(%s)",
+            (new_batch, batches),
+        )
 
 
 def _prefetch(frames: Iterator[pd.DataFrame], depth: int = 3) -> Iterator[pd.DataFrame]:
@@ -75,8 +88,8 @@ def load_chain(url: str, chain: Chain) -> SeedReport:
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
         lock_loads(conn)
-        _clear_synthetic(conn)
         batch = open_batch(conn, "synthetic", params=chain.spec.to_json())
+        _replace_synthetic(conn, batch)
         restaurants = chain.restaurants.assign(batch_id=batch)
         skus = chain.skus.assign(batch_id=batch)
         copy_frames(conn, "raw.restaurants", list(restaurants.columns), [restaurants])

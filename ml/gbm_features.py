@@ -23,7 +23,10 @@ CATEGORICAL = ("product_group_code", "region_code")
 
 
 class WindowSums:
-    """Cumulative sums for O(1) means over any window of every series (NaN = not observed).
+    """Cumulative sums for O(1) means over any window of any series (NaN = not observed).
+
+    The ``*_at`` methods take flat arrays: row i is the window [start[i], stop[i]) of series
+    rows[i], clipped to the history.
 
     ``diff`` holds the same for |y_t - y_{t-7}|, the in-sample seasonal-naive error: its mean
     over a window is the series' MASE scale as of that window's end.
@@ -40,29 +43,28 @@ class WindowSums:
         self.zero = np.hstack([zeros, np.cumsum(obs & (y == 0), axis=1)])
         self.n = y.shape[1]
 
-    def mean(self, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-        """Mean over day indices [start, stop) per row; NaN where the window has no data.
-
-        ``start``/``stop`` broadcast against (n_series, k); windows are clipped to the history.
-        """
-        s, c = self._window(self.sum, start, stop), self._window(self.count, start, stop)
+    def mean_at(self, rows: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Mean over each row's window; NaN where the window has no data."""
+        s, c = (
+            self._window_at(self.sum, rows, start, stop),
+            self._window_at(self.count, rows, start, stop),
+        )
         return np.divide(s, c, out=np.full(np.shape(s), np.nan), where=c > 0)
 
-    def zero_share(self, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-        z, c = self._window(self.zero, start, stop), self._window(self.count, start, stop)
+    def zero_share_at(self, rows: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        z, c = (
+            self._window_at(self.zero, rows, start, stop),
+            self._window_at(self.count, rows, start, stop),
+        )
         return np.divide(z, c, out=np.full(np.shape(z), np.nan), where=c > 0)
 
-    def snaive_mae(self, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-        """Mean |y_t - y_{t-7}| over [start, stop): the seasonal-naive scale of MASE."""
-        s = self._window(self.diff.sum, start, stop)
-        c = self._window(self.diff.count, start, stop)
+    def snaive_mae_at(self, rows: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        s = self._window_at(self.diff.sum, rows, start, stop)
+        c = self._window_at(self.diff.count, rows, start, stop)
         return np.divide(s, c, out=np.full(np.shape(s), np.nan), where=c > 0)
 
-    def _window(self, cum: np.ndarray, start, stop) -> np.ndarray:
-        start, stop = np.broadcast_arrays(
-            np.clip(np.asarray(start), 0, self.n), np.clip(np.asarray(stop), 0, self.n)
-        )
-        rows = np.arange(cum.shape[0])[:, None]
+    def _window_at(self, cum: np.ndarray, rows, start, stop) -> np.ndarray:
+        start, stop = np.clip(start, 0, self.n), np.clip(stop, 0, self.n)
         return cum[rows, stop] - cum[rows, start]
 
 
@@ -83,26 +85,44 @@ def origin_features(
 ) -> pd.DataFrame:
     """Feature rows for every series × horizon from ``origin``; uses y[:, : origin + 1] only."""
     n_s, m = panel.n_series, len(horizons)
+    series = np.repeat(np.arange(n_s), m)
+    return _features_at(panel, sums, origin, series, np.tile(horizons, n_s), extra_windows)
+
+
+def _features_at(
+    panel: Panel,
+    sums: WindowSums,
+    origin: int,
+    series: np.ndarray,
+    h: np.ndarray,
+    extra_windows: tuple[int, ...] = (),
+) -> pd.DataFrame:
+    """Feature rows for the (series, horizon) pairs given as two flat arrays, from ``origin``.
+
+    Statistics of a series up to the origin are computed once per series and gathered; only what
+    depends on the target day o + h is computed per row, so a subsample costs what it keeps.
+    """
     o = origin
-    h = np.broadcast_to(horizons, (n_s, m))
+    n_s = panel.n_series
     t = o + h
-    full = lambda v: np.full((n_s, 1), v)  # noqa: E731
+    every = np.arange(n_s)
+    full = lambda v: np.full(n_s, v)  # noqa: E731
     cols: dict[str, np.ndarray] = {"horizon": h}
     levels = {}
     for w in sorted(set(WINDOWS) | set(extra_windows)):
-        levels[w] = sums.mean(full(o + 1 - w), full(o + 1))
-        cols[f"level_{w}"] = np.broadcast_to(levels[w], (n_s, m))
-    cols["snaive_mae_364"] = np.broadcast_to(sums.snaive_mae(full(o - 363), full(o + 1)), (n_s, m))
-    cols["zero_share_91"] = np.broadcast_to(sums.zero_share(full(o - 90), full(o + 1)), (n_s, m))
+        levels[w] = sums.mean_at(every, full(o + 1 - w), full(o + 1))
+        cols[f"level_{w}"] = levels[w][series]
+    cols["snaive_mae_364"] = sums.snaive_mae_at(every, full(o - 363), full(o + 1))[series]
+    cols["zero_share_91"] = sums.zero_share_at(every, full(o - 90), full(o + 1))[series]
     cols["trend_91_364"] = cols["level_91"] / (cols["level_364"] + 0.1)
     # days since the last sale, capped at a year
     recent = panel.y[:, max(0, o - 364) : o + 1]
     sold = np.nan_to_num(recent) > 0
     last = np.where(sold.any(axis=1), recent.shape[1] - 1 - sold[:, ::-1].argmax(axis=1), 365)
-    cols["days_since_sale"] = np.broadcast_to(last[:, None], (n_s, m)).astype(float)
+    cols["days_since_sale"] = last[series].astype(float)
     # the same weekday over the last 8 weeks (t - 7k <= o for k >= ceil(h / 7))
     k0 = -(-h // 7)
-    same_day = np.stack([_at(panel.y, t - 7 * (k0 + j)) for j in range(8)])
+    same_day = np.stack([_at_rows(panel.y, series, t - 7 * (k0 + j)) for j in range(8)])
     with np.errstate(all="ignore"):
         cnt = (~np.isnan(same_day)).sum(axis=0)
         cols["weekday_mean_8"] = np.where(
@@ -111,25 +131,25 @@ def origin_features(
     # last year: the week around t - 364k, scaled by that year's level before o - 364k
     k = -(-(h + 3) // 364)
     anchor = t - 364 * k
-    ly_week = sums.mean(anchor - 3, anchor + 4)
-    ly_level = sums.mean(o - 364 * k - 27, o - 364 * k + 1)
-    cols["last_year_same_day"] = _at(panel.y, anchor)
+    ly_week = sums.mean_at(series, anchor - 3, anchor + 4)
+    ly_level = sums.mean_at(series, o - 364 * k - 27, o - 364 * k + 1)
+    cols["last_year_same_day"] = _at_rows(panel.y, series, anchor)
     cols["last_year_week"] = ly_week
     cols["last_year_ratio"] = ly_week / (ly_level + 0.1)
     cols["last_year_scaled"] = cols["level_28"] * cols["last_year_ratio"]
-    if t.max() >= len(panel.all_dates):
+    if t.size and t.max() >= len(panel.all_dates):
         raise ValueError(
             f"known features end on {panel.all_dates[-1].date()}: too short for h={h.max()}"
         )
     for name in KNOWN_COLUMNS:
         if name in panel.known:
-            cols[name] = np.take_along_axis(panel.known[name], t, axis=1)
+            cols[name] = panel.known[name][series, t]
     for name in CATEGORICAL:
         if name in panel.series:
-            cols[name] = np.broadcast_to(panel.series[name].to_numpy()[:, None], (n_s, m))
-    frame = pd.DataFrame({c: np.asarray(v, dtype=float).ravel() for c, v in cols.items()})
-    frame["_series"] = np.repeat(np.arange(n_s), m)
-    frame["_t"] = t.ravel()
+            cols[name] = panel.series[name].to_numpy()[series]
+    frame = pd.DataFrame({c: np.asarray(v, dtype=float) for c, v in cols.items()})
+    frame["_series"] = series
+    frame["_t"] = t
     return frame
 
 
@@ -149,7 +169,8 @@ def training_frame(
 
     Every horizon 1..``short_horizons`` and ``long_samples`` random longer ones per origin; the
     target day o + h always lies in the history, and rows whose target is unobserved are dropped.
-    Big panels are subsampled uniformly to about ``max_rows`` rows (deterministic in ``seed``).
+    Big panels are subsampled uniformly to about ``max_rows`` rows (deterministic in ``seed``):
+    the sample is drawn first and features are computed for the kept rows only.
     """
     n = len(panel.dates)
     sums = WindowSums(panel.y)
@@ -159,6 +180,7 @@ def training_frame(
     n_origins = len(range(last_origin, first_origin - 1, -origin_step))
     expected = panel.n_series * n_origins * (short_horizons + long_samples)
     keep_share = min(1.0, max_rows / max(expected, 1))
+    every = np.arange(panel.n_series)
     frames = []
     for o in range(last_origin, first_origin - 1, -origin_step):
         room = min(max_horizon, n - 1 - o)
@@ -168,12 +190,19 @@ def training_frame(
         horizons = np.concatenate([short, np.sort(picks)]).astype(int)
         if horizons.size == 0:
             continue
-        f = origin_features(panel, sums, o, horizons, extra_windows)
-        f["y"] = panel.y[f["_series"].to_numpy(), f["_t"].to_numpy()]
-        keep = ~np.isnan(f["y"]) & ~np.isnan(f["level_28"])
+        m = horizons.size
+        series = np.repeat(every, m)
+        h = np.tile(horizons, panel.n_series)
+        y = panel.y[series, o + h]
+        level_28 = sums.mean_at(
+            every, np.full(panel.n_series, o - 27), np.full(panel.n_series, o + 1)
+        )
+        keep = ~np.isnan(y) & ~np.isnan(level_28[series])
         if keep_share < 1.0:
-            keep &= rng.random(len(f)) < keep_share
-        frames.append(f[keep])
+            keep &= rng.random(keep.size) < keep_share
+        f = _features_at(panel, sums, o, series[keep], h[keep], extra_windows)
+        f["y"] = y[keep]
+        frames.append(f)
     if not frames:
         raise ValueError("not enough history to build a training set for the global models")
     return pd.concat(frames, ignore_index=True)
@@ -190,9 +219,8 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if not c.startswith("_") and c != "y"]
 
 
-def _at(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """y[s, idx[s, j]] with NaN where idx falls outside the history."""
+def _at_rows(y: np.ndarray, rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """y[rows[i], idx[i]] with NaN where idx falls outside the history."""
     n = y.shape[1]
     ok = (idx >= 0) & (idx < n)
-    vals = np.take_along_axis(y, np.clip(idx, 0, n - 1), axis=1)
-    return np.where(ok, vals, np.nan)
+    return np.where(ok, y[rows, np.clip(idx, 0, n - 1)], np.nan)

@@ -226,14 +226,36 @@ def _path_quantiles(err: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, ...
         if a <= fh:
             e = err[:, :, a - 1 : min(b, fh)]
             e = e.transpose(1, 0, 2).reshape(n, -1)
-            with np.errstate(all="ignore"):
-                last = np.nanquantile(e, [0.1, 0.5, 0.9], axis=1) if e.size else np.zeros((3, n))
-            last = np.nan_to_num(last)
+            last = np.nan_to_num(row_nanquantiles(e, (0.1, 0.5, 0.9)))
         if cols.any():
             for k in range(3):
                 out[k][:, cols] = point[:, cols] + last[k][:, None]
     lo, mid, hi = (np.maximum(o, 0.0) for o in out)
     return np.minimum(lo, mid), mid, np.maximum(hi, mid)
+
+
+def row_nanquantiles(a: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Quantiles of each row ignoring NaN, as ``np.nanquantile(a, qs, axis=1)`` (linear
+    interpolation) computes them, but with one sort of the whole array: numpy's own goes row by
+    row in Python when there are NaN (88 s of 138 in reconciling the chain tier's 18 k nodes).
+    Rows without values give NaN."""
+    n, m = a.shape
+    if m == 0:
+        return np.full((len(qs), n), np.nan)
+    valid = (~np.isnan(a)).sum(axis=1)
+    ordered = np.sort(np.where(np.isnan(a), np.inf, a), axis=1)  # NaN (as +inf) sort last
+    rows = np.arange(n)
+    out = np.full((len(qs), n), np.nan)
+    has = valid > 0
+    for k, q in enumerate(qs):
+        pos = q * (valid - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(valid - 1, 0))
+        lo_v, hi_v = ordered[rows, np.maximum(lo, 0)], ordered[rows, hi]
+        with np.errstate(invalid="ignore"):
+            value = lo_v + (pos - lo) * (hi_v - lo_v)
+        out[k] = np.where(has, np.where(lo_v == hi_v, lo_v, value), np.nan)
+    return out
 
 
 def _rows(h, folds, panel, model, act, pred, scales, quantiles) -> pd.DataFrame:

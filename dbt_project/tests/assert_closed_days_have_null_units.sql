@@ -1,4 +1,5 @@
 -- Closed is not zero: closed days carry null units and a reason, open days carry a number.
+-- (The rows the latest build wrote: every row after a full build.)
 select
     restaurant_id,
     sku_id,
@@ -8,5 +9,8 @@ select
     closure_reason
 from {{ ref('fct_daily_sales') }}
 where
-    (is_closed and (units is not null or closure_reason is null))
-    or (not is_closed and units is null)
+    built_through_batch_id = {{ built_through(ref('fct_daily_sales')) }}
+    and (
+        (is_closed and (units is not null or closure_reason is null))
+        or (not is_closed and units is null)
+    )

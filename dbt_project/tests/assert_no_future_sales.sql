@@ -4,4 +4,6 @@ select
     sku_id,
     sale_date
 from {{ ref('fct_daily_sales') }}
-where sale_date > current_date
+where
+    built_through_batch_id = {{ built_through(ref('fct_daily_sales')) }}
+    and sale_date > current_date

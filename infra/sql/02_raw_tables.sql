@@ -7,8 +7,7 @@ create table if not exists raw.load_batches (
     file_name     text,
     file_sha256   text,                   -- content hash: importing the same file twice adds nothing
     params        jsonb       not null default '{}'::jsonb,
-    status        text        not null default 'running'
-                  check (status in ('running', 'loaded', 'failed')),
+    status        text        not null default 'running',  -- running, loaded, failed, replaced
     rows_read     bigint      not null default 0,
     rows_loaded   bigint      not null default 0,
     rows_rejected bigint      not null default 0,
@@ -16,6 +15,21 @@ create table if not exists raw.load_batches (
     started_at    timestamptz not null default now(),
     finished_at   timestamptz
 );
+-- A reseed replaces the synthetic batches (their rows are deleted, the batch rows kept): the
+-- incremental dbt models see the replacement and rebuild in full.
+alter table raw.load_batches add column if not exists replaced_by bigint;
+do $$
+begin
+    if not exists (
+        select 1 from pg_constraint
+        where conname = 'load_batches_status_check' and pg_get_constraintdef(oid) like '%replaced%'
+    ) then
+        alter table raw.load_batches drop constraint if exists load_batches_status_check;
+        alter table raw.load_batches add constraint load_batches_status_check
+            check (status in ('running', 'loaded', 'failed', 'replaced'));
+    end if;
+end
+$$;
 create unique index if not exists load_batches_file_once
     on raw.load_batches (source, file_sha256, params) where status = 'loaded' and file_sha256 is not null;
 

@@ -171,38 +171,63 @@ def test_marts_are_readable_by_the_reader_role_only_for_reading(built):
         )
 
 
-def _features(url: str) -> list[tuple]:
-    """Every feature value (not the batch bookkeeping column, which differs by design)."""
+def _sales(url: str) -> list[tuple]:
+    """Every value of fct_daily_sales but the build bookkeeping column (it differs by design)."""
     columns = [
         c
         for (c,) in query(
             url,
-            "select column_name from information_schema.columns where table_schema = 'features'"
-            " and table_name = 'feat_daily_sales' and column_name <> 'built_through_batch_id'"
+            "select column_name from information_schema.columns where table_schema = 'marts'"
+            " and table_name = 'fct_daily_sales' and column_name <> 'built_through_batch_id'"
             " order by ordinal_position",
         )
     ]
-    return query(
-        url, f"select {', '.join(columns)} from features.feat_daily_sales order by 1, 2, 3"
-    )
+    return query(url, f"select {', '.join(columns)} from marts.fct_daily_sales order by 1, 2, 3")
 
 
-def test_incremental_features_match_a_full_rebuild(built):
+def test_an_incremental_build_matches_a_full_rebuild(built):
     # GIVEN a correction of 2 March and a new day, loaded as a later batch
     import_daily(built, HAND / "hand_days_correction.csv")
     # WHEN dbt builds incrementally
     assert run_dbt(["build", "--select", "+feat_daily_sales"], built).success
-    incremental = _features(built)
-    # only restaurant HAND was rebuilt; the others kept the rows of the first build
+    incremental = _sales(built)
+    # only restaurant HAND was rewritten, from its corrected day; the others kept their rows
     rebuilt = query(
         built,
-        "select distinct restaurant_id from features.feat_daily_sales "
-        "where built_through_batch_id = (select max(batch_id) from raw.load_batches)",
+        "select restaurant_id, min(sale_date) from marts.fct_daily_sales"
+        " where built_through_batch_id = (select max(batch_id) from raw.load_batches)"
+        " group by 1",
     )
-    assert rebuilt == [("HAND",)]
-    # THEN the latest batch wins, and the features equal a full rebuild's
+    assert rebuilt == [("HAND", date(2024, 3, 2))]
+    staged = query(
+        built,
+        "select distinct batch_id from staging.stg_raw__daily_sales"
+        " where built_through_batch_id = (select max(batch_id) from raw.load_batches)",
+    )
+    assert staged == [(scalar(built, "select max(batch_id) from raw.load_batches"),)]
+    # THEN the latest batch wins, and every table equals a full rebuild's
     assert _hand(built, "HAND-A")[date(2024, 3, 2)] == (40,)
     assert _hand(built, "HAND-A")[date(2024, 3, 12)] == (11,)
-    assert run_dbt(["run", "--select", "feat_daily_sales", "--full-refresh"], built).success
-    full = _features(built)
-    assert incremental == full
+    features = query(built, "select * from features.feat_daily_sales order by 1, 2, 3")
+    assert run_dbt(["build", "--select", "+feat_daily_sales", "--full-refresh"], built).success
+    assert _sales(built) == incremental
+    assert query(built, "select * from features.feat_daily_sales order by 1, 2, 3") == features
+
+
+def test_a_reseed_rebuilds_the_incremental_tables_in_full(built):
+    # GIVEN a built warehouse, WHEN the synthetic chain is reseeded smaller (its batch replaced)
+    seed(built, ChainSpec(restaurants=2, skus=4, days=120, start=date(2025, 1, 1), seed=3))
+    assert run_dbt(["build", "--select", "+feat_daily_sales"], built).success
+    # THEN the rows of the replaced batch are gone from staging and the mart, not patched over
+    gone = scalar(
+        built,
+        "select count(*) from marts.fct_daily_sales where restaurant_id like 'R%%'"
+        " and sale_date < '2025-01-01'",
+    )
+    assert gone == 0
+    # the new chain's two restaurants, London and HAND
+    restaurants = scalar(built, "select count(distinct restaurant_id) from marts.fct_daily_sales")
+    assert restaurants == 4
+    incremental = _sales(built)
+    assert run_dbt(["build", "--select", "+feat_daily_sales", "--full-refresh"], built).success
+    assert _sales(built) == incremental

@@ -43,15 +43,23 @@ def test_reseeding_replaces_synthetic_data_and_keeps_imports(blank_warehouse):
     )
     # WHEN the same seed runs again
     seed(blank_warehouse, SPEC)
-    # THEN the data is identical (one synthetic batch, the import untouched)
+    # THEN the data is identical (one loaded synthetic batch, the import untouched), and the
+    # first synthetic batch is kept as replaced by the new one (incremental dbt models see it)
     again = query(
         blank_warehouse,
         "select restaurant_id, sku_id, sale_date, units from raw.daily_sales order by 1, 2, 3",
     )
     assert again == first
     assert query(
-        blank_warehouse, "select source, count(*) from raw.load_batches group by 1 order by 1"
-    ) == [("orders_csv", 1), ("synthetic", 1)]
+        blank_warehouse,
+        "select source, status, count(*) from raw.load_batches group by 1, 2 order by 1, 2",
+    ) == [("orders_csv", "loaded", 1), ("synthetic", "loaded", 1), ("synthetic", "replaced", 1)]
+    assert query(
+        blank_warehouse,
+        "select replaced_by = (select batch_id from raw.load_batches"
+        "  where source = 'synthetic' and status = 'loaded')"
+        " from raw.load_batches where status = 'replaced'",
+    ) == [(True,)]
     assert (
         scalar(
             blank_warehouse,

@@ -89,3 +89,18 @@ def test_residuals_of_the_wrong_shape_are_a_clear_error():
         build_reconciler("mint_shrink").reconcile(
             h, np.ones((h.n_nodes, 2)), residuals=np.ones((10, 3))
         )
+
+
+def test_row_quantiles_equal_numpys_nanquantile():
+    from ml.hierarchical import row_nanquantiles
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(400, 60))
+    a[rng.random(a.shape) < 0.3] = np.nan
+    a[3] = np.nan  # no values at all: NaN, as numpy (which also warns)
+    a[4, 1:] = np.nan  # a single value
+    a[5] = 2.5  # all equal
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanquantile(a, [0.1, 0.5, 0.9], axis=1)
+    ours = row_nanquantiles(a, (0.1, 0.5, 0.9))
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12, equal_nan=True)

@@ -1,75 +1,11 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['restaurant_id', 'sku_id', 'sale_date'],
-    on_schema_change='fail',
-    indexes=[{'columns': ['restaurant_id', 'sku_id', 'sale_date'], 'unique': true}],
-) }}
-
--- depends_on: {{ ref('stg_raw__daily_sales') }}
--- depends_on: {{ ref('stg_raw__restaurant_closures') }}
--- depends_on: {{ ref('stg_raw__promotions') }}
--- depends_on: {{ ref('stg_raw__restaurants') }}
-
-{#- Incremental runs find what changed since the last build: each restaurant with sales,
-    closures or promotions from a newer loaded batch is rebuilt from its earliest changed day, after
-    reading 364 + 28 days of history before it so every lag and rolling window is complete.
-    A corrected file for old days therefore propagates without a full refresh. #}
-
+-- A view, computed when read: the lags and rolling windows of 28 M rows took 6.5 min to
+-- materialise on the chain tier, and the forecasting flow reads only units from here (its global
+-- models compute their own origin-anchored features). Filters on restaurant and SKU reach the
+-- index of fct_daily_sales, so one series' features come back at once.
 with
 
-{% if is_incremental() %}
-    built as (
-        select coalesce(max(built_through_batch_id), 0) as batch_id from {{ this }}
-    ),
-
-    changed as (
-        select
-            sales.restaurant_id,
-            min(sales.sale_date) as changed_from
-        from {{ ref('stg_raw__daily_sales') }} as sales
-        where sales.batch_id > (select built.batch_id from built)
-        group by sales.restaurant_id
-        union all
-        select
-            closures.restaurant_id,
-            min(closures.closed_from) as changed_from
-        from {{ ref('stg_raw__restaurant_closures') }} as closures
-        where closures.batch_id > (select built.batch_id from built)
-        group by closures.restaurant_id
-        union all
-        select
-            restaurants.restaurant_id,
-            min(promotions.starts_on) as changed_from
-        from {{ ref('stg_raw__promotions') }} as promotions
-        inner join {{ ref('stg_raw__restaurants') }} as restaurants
-            on promotions.restaurant_id is null or promotions.restaurant_id = restaurants.restaurant_id
-        where promotions.batch_id > (select built.batch_id from built)
-        group by restaurants.restaurant_id
-    ),
-
-    rebuild as (
-        select
-            restaurant_id,
-            min(changed_from) as rebuild_from
-        from changed
-        group by restaurant_id
-    ),
-{% endif %}
-
 sales as (
-    select fct.*
-    from {{ ref('fct_daily_sales') }} as fct
-    {% if is_incremental() %}
-        inner join rebuild
-            on fct.restaurant_id = rebuild.restaurant_id and fct.sale_date >= rebuild.rebuild_from - (364 + 28)
-    {% endif %}
-),
-
-batches as (
-    select max(batch_id) as built_through_batch_id
-    from {{ ref('stg_raw__load_batches') }}
-    where status = 'loaded'
+    select * from {{ ref('fct_daily_sales') }}
 ),
 
 skus as (
@@ -139,17 +75,10 @@ final as (
         windowed.units_mean_7::double precision as units_mean_7,
         windowed.units_std_7::double precision as units_std_7,
         windowed.units_mean_28::double precision as units_mean_28,
-        windowed.units_std_28::double precision as units_std_28,
-        -- metadata: the last loaded batch this row has seen (incremental runs start from it)
-        batches.built_through_batch_id
+        windowed.units_std_28::double precision as units_std_28
     from windowed
     inner join skus on windowed.sku_id = skus.sku_id
     inner join calendar on windowed.region = calendar.region and windowed.sale_date = calendar.date_day
-    cross join batches
-    {% if is_incremental() %}
-        inner join rebuild
-            on windowed.restaurant_id = rebuild.restaurant_id and windowed.sale_date >= rebuild.rebuild_from
-    {% endif %}
 )
 
 select * from final

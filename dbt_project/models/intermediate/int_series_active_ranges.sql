@@ -1,3 +1,5 @@
+{{ config(indexes=[{'columns': ['restaurant_id', 'sku_id'], 'unique': true}]) }}
+
 -- An item is on sale at a restaurant from its launch (or first sale) while the restaurant is open,
 -- within the restaurant's own data window: another restaurant's later data says nothing here.
 with

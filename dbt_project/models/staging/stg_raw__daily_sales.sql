@@ -1,7 +1,20 @@
 {{ config(
-    materialized='table',
-    indexes=[{'columns': ['restaurant_id', 'sku_id', 'sale_date'], 'unique': true}],
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['restaurant_id', 'sku_id', 'sale_date'],
+    on_schema_change='fail',
+    rebuild_when=['replaced_batches'],
+    indexes=[
+        {'columns': ['restaurant_id', 'sku_id', 'sale_date'], 'unique': true},
+        {'columns': ['batch_id']},
+        {'columns': ['built_through_batch_id']},
+    ],
+    pre_hook="analyze {{ source('raw', 'daily_sales') }}",
 ) }}
+
+{#- Incremental: a run stages only the batches loaded since the last one, and a newer batch's
+    row replaces the staged row for the same restaurant, SKU and day. Batch ids only grow, so
+    "newer" is "later loaded". A reseed replaces batches: then the table is rebuilt in full. -#}
 
 with
 
@@ -11,7 +24,11 @@ source as (
 
 loaded_batches as (
     select batch_id from {{ source('raw', 'load_batches') }}
-    where status = 'loaded'
+    where
+        status = 'loaded'
+        {% if is_incremental() %}
+            and batch_id > {{ built_through(this) }}
+        {% endif %}
 ),
 
 -- A corrected file for the same days lands as a later batch: the latest loaded batch wins.
@@ -31,7 +48,8 @@ renamed as (
         net_sales::numeric(12, 2) as net_sales,
         unit_price::numeric(10, 2) as unit_price,
         on_promo,
-        batch_id
+        batch_id,
+        {{ latest_loaded_batch() }} as built_through_batch_id
     from latest
 )
 
