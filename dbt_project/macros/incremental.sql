@@ -109,3 +109,27 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- Literals for tests: the first batch the latest build of ``relation`` took in, and the oldest
+    loaded batch (0 before anything is built or loaded). -#}
+{% macro first_batch_taken_in(relation) -%}
+    {%- if execute -%}
+        {%- set answer = run_query(
+            "select coalesce(min(batch_id), 0) from " ~ relation
+            ~ " where built_through_batch_id = " ~ built_through(relation)) -%}
+        {{- answer.columns[0].values()[0] | int -}}
+    {%- else -%}
+        0
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro oldest_loaded_batch() -%}
+    {%- if execute -%}
+        {%- set answer = run_query(
+            "select coalesce(min(batch_id), 0) from " ~ source('raw', 'load_batches')
+            ~ " where status = 'loaded'") -%}
+        {{- answer.columns[0].values()[0] | int -}}
+    {%- else -%}
+        0
+    {%- endif -%}
+{%- endmacro %}

@@ -4,10 +4,6 @@
 -- within the restaurant's own data window: another restaurant's later data says nothing here.
 with
 
-sales as (
-    select * from {{ ref('stg_raw__daily_sales') }}
-),
-
 restaurants as (
     select * from {{ ref('stg_raw__restaurants') }}
 ),
@@ -26,13 +22,7 @@ restaurant_bounds as (
 ),
 
 pair_bounds as (
-    select
-        restaurant_id,
-        sku_id,
-        min(sale_date) as first_sale_date,
-        max(sale_date) as last_sale_date
-    from sales
-    group by restaurant_id, sku_id
+    select * from {{ ref('int_series_sale_bounds') }}
 ),
 
 final as (

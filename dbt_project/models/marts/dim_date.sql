@@ -5,7 +5,7 @@ bounds as (
     select
         coalesce(min(sale_date), current_date) as first_day,
         coalesce(max(sale_date), current_date) + {{ var('calendar_days_ahead') }} as last_day
-    from {{ ref('stg_raw__daily_sales') }}
+    from {{ ref('int_restaurant_days_reported') }}
 ),
 
 days as (
