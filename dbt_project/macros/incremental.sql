@@ -133,3 +133,16 @@
         0
     {%- endif -%}
 {%- endmacro %}
+
+{#- The newest succeeded forecast run (the one a pipeline has just written), as a literal; 0 when
+    there is none. -#}
+{% macro latest_succeeded_run() -%}
+    {%- if execute -%}
+        {%- set answer = run_query(
+            "select coalesce(max(run_id), 0) from " ~ source('forecast', 'forecast_runs')
+            ~ " where status = 'succeeded'") -%}
+        {{- answer.columns[0].values()[0] | int -}}
+    {%- else -%}
+        0
+    {%- endif -%}
+{%- endmacro %}

@@ -1,21 +1,28 @@
--- Reconciled forecasts add up: in every run, every aggregate node equals the sum of its bottom
--- (restaurant x SKU) forecasts on every day, within 1e-6 relative; an aggregate with no bottom
--- rows to sum fails too.
-with reconciled as (
+-- Reconciled forecasts add up: in the newest succeeded run (the one a pipeline has just written,
+-- before it may be published; earlier runs were checked when they were written), every aggregate
+-- node equals the sum of its bottom (restaurant x SKU) forecasts on every day, within 1e-6
+-- relative; an aggregate with no bottom rows to sum fails too.
+-- depends_on: {{ source('forecast', 'forecast_runs') }}
+with reconciled_rows as (
+    select *
+    from {{ source('forecast', 'forecast_values') }}
+    where reconciled and run_id = {{ latest_succeeded_run() }}
+),
+
+reconciled as (
     select
         run_id,
         level,
         node_key,
         forecast_date,
         yhat
-    from {{ source('forecast', 'forecast_values') }}
-    where reconciled
+    from reconciled_rows
 ),
 
 bottom as (
     select *
-    from {{ source('forecast', 'forecast_values') }}
-    where reconciled and level = 'restaurant_sku'
+    from reconciled_rows
+    where level = 'restaurant_sku'
 ),
 
 sums as (
