@@ -12,7 +12,6 @@ published run stays served.
 from __future__ import annotations
 
 import logging
-import os
 
 import psycopg
 from prefect import flow, get_run_logger, task
@@ -34,12 +33,6 @@ from frycast.forecast_store import (
 from frycast.stages import stage
 
 log = logging.getLogger(__name__)
-
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-# Without PREFECT_API_URL each run starts a temporary Prefect server; Prefect gives it 20 s, which
-# a busy 2-core machine can miss (seen here while another job ran): the run then fails outright.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 WAREHOUSE_MODELS = ["build", "--exclude", "source:forecast+"]
 FORECAST_MARTS = ["build", "--select", "source:forecast+"]

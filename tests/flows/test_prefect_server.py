@@ -106,3 +106,19 @@ def test_deployments_served_to_a_prefect_server_backed_by_the_warehouse(
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{prefect_db}" with (force)')
+
+
+def test_the_cli_gives_the_temporary_server_two_minutes_to_start():
+    """Prefect reads its settings when first imported: the 120 s startup default has to be in
+    place by then (set in pipeline.py after Prefect's import, it never applied and a chain-tier
+    bench failed after Prefect's own 20 s)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_EPHEMERAL")}
+    code = (
+        "import flows.cli, flows.pipeline\n"
+        "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
+        "print(s.value())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "120"
