@@ -48,6 +48,7 @@ def engine_config(settings: Settings, **overrides) -> EngineConfig:
         models=settings.model_names,
         seed=settings.seed,
         n_jobs=settings.n_jobs,
+        global_partitions=settings.global_partitions,
     )
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 

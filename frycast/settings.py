@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # distributed fits (flows/distributed.py): a Dask scheduler, or a local cluster of N workers
     dask_address: str | None = Field(default=None, alias="FRYCAST_DASK_ADDRESS")
     dask_workers: int = Field(default=0, alias="FRYCAST_DASK_WORKERS")
+    global_partitions: int = Field(
+        default=1,
+        ge=1,
+        alias="FRYCAST_GLOBAL_PARTITIONS",
+        description="LightGBM/XGBoost: one model per block of restaurants (spreads over workers)",
+    )
 
     # MLflow: tracking store in the warehouse (schema mlflow) unless MLFLOW_TRACKING_URI is set;
     # artifacts on local disk, or S3/MinIO when MLFLOW_S3_ENDPOINT_URL is set.

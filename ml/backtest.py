@@ -116,11 +116,15 @@ def fit_jobs(
     horizon: int,
     key: tuple,
     n_chunks: int,
+    global_partitions: int = 1,
 ) -> list[FitJob]:
-    """The jobs that fit ``name`` on ``panel``: one for a global model, one per chunk otherwise."""
-    chunks = series_chunks(panel.n_series, n_chunks)
-    if len(chunks) > 1 and factory(name).is_global:
-        chunks = [None]
+    """The jobs that fit ``name`` on ``panel``: a per-series model in ``n_chunks`` slices (the
+    same predictions either way); a global model once on every series, or, with
+    ``global_partitions`` > 1, one model per contiguous block of series (series are ordered by
+    restaurant, so a block is a set of restaurants): each learns only from its own block, which
+    bounds one fit's memory and lets the blocks train on different workers."""
+    is_global = (n_chunks > 1 or global_partitions > 1) and factory(name).is_global
+    chunks = series_chunks(panel.n_series, global_partitions if is_global else n_chunks)
     return [
         FitJob(name, panel if rows is None else panel.select(rows), horizon, key, rows)
         for rows in chunks
@@ -134,6 +138,7 @@ def run_backtest(
     folds: list[Fold],
     mapper: Mapper = serial_map,
     n_chunks: int = 1,
+    global_partitions: int = 1,
 ) -> BacktestResult:
     """Fit each model on each fold's training days and predict its test window.
 
@@ -155,7 +160,13 @@ def run_backtest(
         for name in names
         for i, fold in enumerate(folds)
         for job in fit_jobs(
-            model_factory, name, panel.truncate(fold.origin), h, (name, i), n_chunks
+            model_factory,
+            name,
+            panel.truncate(fold.origin),
+            h,
+            (name, i),
+            n_chunks,
+            global_partitions,
         )
     ]
     started = time.perf_counter()

@@ -55,6 +55,8 @@ class EngineConfig:
     min_segment_series: int = 10
     seed: int = 0
     n_jobs: int = 2
+    # >1: LightGBM/XGBoost train one model per block of series (ml.backtest.fit_jobs)
+    global_partitions: int = 1
     model_params: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -107,7 +109,9 @@ def run_engine(
     # the fallback is always backtested: new series get it, and it needs a calibration
     names = list(dict.fromkeys([*config.models, config.fallback]))
     with stage("backtest"):
-        bt = run_backtest(panel, factory, names, folds, mapper, n_chunks)
+        bt = run_backtest(
+            panel, factory, names, folds, mapper, n_chunks, config.global_partitions
+        )
     members = combo_members(config)
     if config.combo and len(members) >= 2:
         bt.predictions["combo"] = np.mean([bt.predictions[m] for m in members], axis=0)
@@ -151,7 +155,9 @@ def run_engine(
         jobs = [
             job
             for name in sorted(needed)
-            for job in fit_jobs(factory, name, panel, config.horizon, (name,), n_chunks)
+            for job in fit_jobs(
+                factory, name, panel, config.horizon, (name,), n_chunks, config.global_partitions
+            )
         ]
         outputs = mapper(partial(run_job, factory, keep_model=True), jobs)
         for name in sorted(needed):
@@ -159,7 +165,7 @@ def run_engine(
         for job, out in zip(jobs, outputs, strict=True):
             (name,) = job.key
             preds[name][slice(None) if job.rows is None else job.rows] = out.preds
-            # per-series models fitted in chunks keep the first chunk's model, for its params
+            # models fitted in chunks or partitions keep the first one (its params; MLflow's champion)
             fitted.setdefault(name, out.model)
     if "combo" in set(selection["model"]):
         preds["combo"] = np.mean([preds[m] for m in members], axis=0)

@@ -138,3 +138,26 @@ def test_every_model_gets_its_own_predictions(tiny_panel):
     bt = run_backtest(tiny_panel, lambda name: Recorder([]), ["a", "b"], folds)
     assert set(bt.predictions) == set(bt.seconds) == {"a", "b"}
     assert bt.predictions["a"].shape == (2, tiny_panel.n_series, 14)
+
+
+class GlobalRecorder(Recorder):
+    is_global = True
+
+
+def test_partitioned_global_models_each_see_their_own_series_once(tiny_panel):
+    seen: list[Panel] = []
+    folds = make_folds(len(tiny_panel.dates), 1, 14)
+    bt = run_backtest(
+        tiny_panel, lambda name: GlobalRecorder(seen), ["g"], folds, global_partitions=3
+    )
+    # three models, each fitted on one contiguous block; together every series exactly once
+    assert len(seen) == 3
+    keys = [k for panel in seen for k in panel.keys]
+    assert keys == tiny_panel.keys
+    last = np.nan_to_num(tiny_panel.y[:, folds[0].origin])
+    np.testing.assert_array_equal(bt.predictions["g"][0], np.tile(last[:, None], 14))
+
+    # without partitions a global model sees every series in one fit, even in chunked runs
+    seen.clear()
+    run_backtest(tiny_panel, lambda name: GlobalRecorder(seen), ["g"], folds, n_chunks=3)
+    assert len(seen) == 1 and seen[0].n_series == tiny_panel.n_series

@@ -1,5 +1,6 @@
 """The distributed path: the engine's fits as Prefect tasks on a local Dask cluster
-(prefect-dask) give exactly the serial result, with per-series models split over the workers."""
+(prefect-dask) give exactly the serial result, with per-series models split over the workers and
+the global model trained in partitions."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ CONFIG = EngineConfig(
     fold_step=28,
     models=("snaive", "weekday_mean", "ets", "lightgbm"),
     n_jobs=1,
+    global_partitions=2,  # LightGBM as two models, one per block of series
 )
 
 
@@ -55,5 +57,6 @@ def test_fits_on_dask_equal_the_serial_run(tiny_panel):
     assert all(r["state"]["type"] == "COMPLETED" for r in runs)
     body = {"flow_runs": {"id": {"any_": [r["id"] for r in runs]}}, "limit": 200}
     fits = httpx.post(f"{api}/task_runs/filter", json=body).raise_for_status().json()
-    # 2 folds × (3 per-series models in 3 slices + lightgbm) = 20 backtest fits, + final fits
-    assert sum(t["name"].startswith("fit") for t in fits) >= 20
+    # 2 folds × (3 per-series models in 3 slices + lightgbm in 2 partitions) = 22 backtest
+    # fits, + the final fits
+    assert sum(t["name"].startswith("fit") for t in fits) >= 22
