@@ -109,9 +109,7 @@ def run_engine(
     # the fallback is always backtested: new series get it, and it needs a calibration
     names = list(dict.fromkeys([*config.models, config.fallback]))
     with stage("backtest"):
-        bt = run_backtest(
-            panel, factory, names, folds, mapper, n_chunks, config.global_partitions
-        )
+        bt = run_backtest(panel, factory, names, folds, mapper, n_chunks, config.global_partitions)
     members = combo_members(config)
     if config.combo and len(members) >= 2:
         bt.predictions["combo"] = np.mean([bt.predictions[m] for m in members], axis=0)
@@ -165,7 +163,7 @@ def run_engine(
         for job, out in zip(jobs, outputs, strict=True):
             (name,) = job.key
             preds[name][slice(None) if job.rows is None else job.rows] = out.preds
-            # models fitted in chunks or partitions keep the first one (its params; MLflow's champion)
+            # fitted in chunks or partitions: keep the first (its params; MLflow's champion)
             fitted.setdefault(name, out.model)
     if "combo" in set(selection["model"]):
         preds["combo"] = np.mean([preds[m] for m in members], axis=0)
