@@ -93,7 +93,9 @@ def dbt_build(url: str, args: list[str]) -> DbtResult:
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
 def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
     with stage("data quality (GX)"):
-        checks = quality.run_expectations(url) + [quality.freshness(url)]
+        window = quality.validation_window(url)
+        checks = quality.run_expectations(url, window) + [quality.freshness(url)]
+        quality.mark_validated(url, run_id, window)
     checks += quality.dbt_checks(dbt_result)
     if not dbt_result.success and not dbt_result.tests:
         checks.append(

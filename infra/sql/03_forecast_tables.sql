@@ -101,6 +101,9 @@ alter table forecast.forecast_runs add column if not exists published_at timesta
 alter table forecast.forecast_runs add column if not exists pipeline text;  -- the flow run id
 -- where the published forecast's Parquet snapshot was written (frycast.snapshots)
 alter table forecast.forecast_runs add column if not exists snapshot_uri text;
+-- The newest loaded batch the run's data-quality checks covered: the next run checks the rows of
+-- newer batches only (loaded batches do not change; a check of every batch's row count says so).
+alter table forecast.forecast_runs add column if not exists validated_through_batch_id bigint;
 
 -- Data-quality results of a pipeline run: Great Expectations and dbt tests, one row per check.
 create table if not exists forecast.dq_results (

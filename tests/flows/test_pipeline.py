@@ -149,43 +149,91 @@ def test_a_failure_mid_run_keeps_the_published_run_served(warehouse, first, monk
     assert scalar(warehouse, "select max(run_id) from marts.fct_forecast") == served
 
 
+def _halted_run(warehouse) -> tuple[int, str]:
+    """Run the pipeline, expect the data-quality gate to halt it before training."""
+    with pytest.raises(GateHalted, match="data-quality gate"):
+        forecast_pipeline(url=warehouse, **CHEAP)
+    run_id, status, message = query(
+        warehouse,
+        "select run_id, status, message from forecast.forecast_runs order by run_id desc limit 1",
+    )[0]
+    assert status == "failed"
+    # halted before training: the run wrote no forecasts
+    assert (
+        scalar(
+            warehouse, "select count(*) from forecast.forecast_values where run_id = %s", (run_id,)
+        )
+        == 0
+    )
+    verdict = query(
+        warehouse,
+        "select verdict, summary from forecast.agent_reviews"
+        " where run_id = %s and agent = 'data_quality'",
+        (run_id,),
+    )[0]
+    assert verdict[0] == "halt" and "critical" in verdict[1]
+    return run_id, message
+
+
 def test_a_critical_data_quality_failure_halts_before_training(warehouse, first):
+    """A new batch with a negative quantity (a file that went around the loader's checks)."""
     served = published_run(warehouse)
     with query_conn(warehouse) as conn:
+        batch = conn.execute(
+            "insert into raw.load_batches (source, status, rows_read, rows_loaded)"
+            " values ('daily_csv', 'loaded', 1, 1) returning batch_id"
+        ).fetchone()[0]
         conn.execute(
             "insert into raw.daily_sales (restaurant_id, sku_id, sale_date, units, batch_id)"
-            " select restaurant_id, sku_id, max(sale_date) + 1, -5, max(batch_id)"
-            " from raw.daily_sales group by restaurant_id, sku_id limit 1"
+            " select restaurant_id, sku_id, max(sale_date) + 1, -5, %s"
+            " from raw.daily_sales group by restaurant_id, sku_id limit 1",
+            (batch,),
         )
     try:
-        with pytest.raises(GateHalted, match="data-quality gate"):
-            forecast_pipeline(url=warehouse, **CHEAP)
-        run_id, status, message = query(
+        run_id, message = _halted_run(warehouse)
+        assert "units" in message
+        checked = query(
             warehouse,
-            "select run_id, status, message from forecast.forecast_runs"
-            " order by run_id desc limit 1",
-        )[0]
-        assert status == "failed" and "units" in message
-        # halted before training: the run wrote no forecasts
-        assert (
-            scalar(
-                warehouse,
-                "select count(*) from forecast.forecast_values where run_id = %s",
-                (run_id,),
-            )
-            == 0
-        )
-        assert published_run(warehouse) == served
-        verdict = query(
-            warehouse,
-            "select verdict, summary from forecast.agent_reviews"
-            " where run_id = %s and agent = 'data_quality'",
+            "select table_name, observed from forecast.dq_results where run_id = %s"
+            " and check_name = 'raw_daily_sales.expect_column_values_to_be_between[units]'",
             (run_id,),
         )[0]
-        assert verdict[0] == "halt" and "critical" in verdict[1]
+        # the run checked the new batch's rows, not the ones the first run had checked
+        assert checked == (f"raw.daily_sales (batch {batch})", "1 unexpected")
+        assert published_run(warehouse) == served
     finally:
         with query_conn(warehouse) as conn:
-            conn.execute("delete from raw.daily_sales where units < 0")
+            conn.execute("delete from raw.daily_sales where batch_id = %s", (batch,))
+            conn.execute("delete from raw.load_batches where batch_id = %s", (batch,))
+        assert run_dbt(
+            ["build", "--full-refresh", "--exclude", "source:forecast+"], warehouse
+        ).success
+
+
+def test_a_row_slipped_into_a_checked_batch_halts_the_run(warehouse, first):
+    """Old batches are not re-read row by row, so a change to one must show some other way:
+    its row count no longer matches what it loaded."""
+    served = published_run(warehouse)
+    with query_conn(warehouse) as conn:
+        batch = conn.execute("select max(batch_id) from raw.daily_sales").fetchone()[0]
+        slipped = conn.execute(
+            "insert into raw.daily_sales (restaurant_id, sku_id, sale_date, units, batch_id)"
+            " select restaurant_id, sku_id, max(sale_date) + 1, 3, %s"
+            " from raw.daily_sales group by restaurant_id, sku_id limit 1"
+            " returning restaurant_id, sku_id, sale_date",
+            (batch,),
+        ).fetchone()
+    try:
+        _, message = _halted_run(warehouse)
+        assert "raw_batches.expect_column_pair_values_to_be_equal[rows_loaded,rows_now]" in message
+        assert published_run(warehouse) == served
+    finally:
+        with query_conn(warehouse) as conn:
+            conn.execute(
+                "delete from raw.daily_sales where batch_id = %s"
+                " and restaurant_id = %s and sku_id = %s and sale_date = %s",
+                (batch, *slipped),
+            )
         assert run_dbt(["build", "--exclude", "source:forecast+"], warehouse).success
 
 
