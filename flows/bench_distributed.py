@@ -87,7 +87,7 @@ def run(tier: str, server_url: str, workers=(1, 2)) -> DistributedBenchmark:
 
 
 def write(result: DistributedBenchmark):
-    return write_results(f"distributed-{result.tier}", asdict(result))
+    return write_results(f"distributed-{result.tier}.json", asdict(result))
 
 
 def format_report(r: DistributedBenchmark) -> str:

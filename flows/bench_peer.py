@@ -28,7 +28,8 @@ from ml.metrics import mase, seasonal_naive_scale
 from ml.panel import Panel, fill_closed_days
 from ml.reconcile.hierarchy import FRYCAST_LEVELS, Hierarchy
 
-# hierarchicalforecast's spec for frycast's levels: each level's columns under a "chain" column
+# hierarchicalforecast's spec for frycast's levels: each level's columns under a "chain" column.
+# The bottom level must name every column (region follows the restaurant, product group the SKU).
 PEER_SPEC = {
     "chain": ["chain"],
     "region": ["chain", "region"],
@@ -36,7 +37,7 @@ PEER_SPEC = {
     "product_group": ["chain", "product_group"],
     "sku": ["chain", "sku_id"],
     "restaurant_product_group": ["chain", "restaurant_id", "product_group"],
-    "restaurant_sku": ["chain", "restaurant_id", "sku_id"],
+    "restaurant_sku": ["chain", "region", "restaurant_id", "product_group", "sku_id"],
 }
 FRYCAST_MODELS = ("snaive", "weekday_mean", "lightgbm", "xgboost")
 
@@ -130,12 +131,18 @@ def _bottom_frame(train: Panel) -> pd.DataFrame:
 
 
 def peer_grid(h: Hierarchy, reconciled: pd.DataFrame, horizon: int) -> np.ndarray:
-    """The peer's forecasts in frycast's node order (its ids are "chain/<key parts>")."""
-    keys = []
-    for level, key in zip(h.nodes["level"], h.nodes["node_key"], strict=True):
-        keys.append("chain" if level == "chain" else f"chain/{key}")
+    """The peer's forecasts in frycast's node order (its ids join the level's spec columns with
+    "/": ``chain/<region>``, ``chain/<restaurant>/<product group>``, …)."""
+    nodes = h.nodes.assign(chain="chain")
+    keys = pd.Series("", index=nodes.index)
+    for level, columns in PEER_SPEC.items():
+        rows = nodes["level"] == level
+        keys[rows] = nodes.loc[rows, columns].astype(str).agg("/".join, axis=1)
     wide = reconciled.pivot(index="unique_id", columns="ds", values="yhat")
-    return wide.reindex(keys).to_numpy(dtype=float)[:, :horizon]
+    missing = set(keys) - set(wide.index)
+    if missing:
+        raise ValueError(f"{len(missing)} nodes have no peer forecast, e.g. {sorted(missing)[:3]}")
+    return wide.reindex(keys.to_numpy()).to_numpy(dtype=float)[:, :horizon]
 
 
 def score(h: Hierarchy, train: Panel, actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> dict:
@@ -158,6 +165,7 @@ def run(
     holdout: int = 91,
     models: tuple[str, ...] = FRYCAST_MODELS,
     n_jobs: int = 2,
+    spec=None,  # a ChainSpec instead of the tier's (the tests' small chain)
 ) -> PeerBenchmark:
     from importlib.metadata import version
 
@@ -170,7 +178,7 @@ def run(
 
     url = fresh_database(server_url, f"frycast_bench_peer_{tier}")
     apply_infra(url)
-    load_chain(url, build_chain(ChainSpec.for_tier(tier)))
+    load_chain(url, build_chain(spec or ChainSpec.for_tier(tier)))
     if not run_dbt(["build", "--exclude", "source:forecast+"], url).success:
         raise RuntimeError("dbt build failed")
     started = time.perf_counter()
@@ -226,7 +234,7 @@ def run(
 
 
 def write(result: PeerBenchmark):
-    return write_results(f"peer-{result.tier}", asdict(result))
+    return write_results(f"peer-{result.tier}.json", asdict(result))
 
 
 def format_report(r: PeerBenchmark) -> str:

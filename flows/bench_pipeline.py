@@ -2,11 +2,12 @@
 
 generate + load → `forecast_pipeline` (dbt build, data quality, load panel, backtest, train +
 forecast, reconcile, write, forecast marts, gates, publish, snapshot) → one more day of sales
-through the importer and an incremental dbt build. Each stage's wall time and the peak resident
-memory of this process tree while it ran (frycast/stages.py), the forecast write's speed against a
-plain COPY of the same rows, the versions and the command go to the console and to
-bench_results/pipeline-<tier>.json. The database (frycast_bench_<tier>) is dropped and created
-again at the start, so every run measures the same work.
+through the importer, an incremental dbt build and the data-quality checks a next run makes.
+Each stage's wall time and the peak resident memory of this process tree while it ran
+(frycast/stages.py), the forecast write's speed against a plain COPY of the same rows, the
+versions and the command go to the console and to bench_results/pipeline-<tier>.json. The
+database (frycast_bench_<tier>) is dropped and created again at the start, so every run measures
+the same work.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def _next_day_export(url: str, directory: Path) -> Path:
 
 def run(tier: str, server_url: str, **overrides) -> PipelineBenchmark:
     from flows.pipeline import WAREHOUSE_MODELS, forecast_pipeline
+    from frycast import quality
     from frycast.dbt import run_dbt
     from ingest.daily import import_daily
     from ingest.generator import ChainSpec, build_chain
@@ -135,6 +137,9 @@ def run(tier: str, server_url: str, **overrides) -> PipelineBenchmark:
                 import_daily(url, export)
             with stage("dbt build after one new day"):
                 incremental = run_dbt(WAREHOUSE_MODELS, url)
+            # what the next run's data-quality step checks: the new batch, and every batch's count
+            with stage("data quality after one new day"):
+                quality.run_expectations(url)
         if not incremental.success:
             raise RuntimeError("incremental dbt build failed: " + "; ".join(incremental.failures))
     run_id = result["run_id"]
@@ -203,7 +208,7 @@ def _server_version(url: str) -> str:
 
 
 def write(result: PipelineBenchmark) -> Path:
-    return write_results(f"pipeline-{result.tier}", asdict(result))
+    return write_results(f"pipeline-{result.tier}.json", asdict(result))
 
 
 def format_report(r: PipelineBenchmark) -> str:
