@@ -6,9 +6,10 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 UV ?= uv
 RUN := $(UV) run --frozen
 TIER ?= demo
+comma := ,
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench-pipeline bench
+.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench-pipeline bench-peer bench-distributed bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -108,7 +109,13 @@ bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs h
 bench-ui: setup  ## dashboard page load times in headless Chromium (after a warm-up)
 	$(RUN) frycast bench-ui
 
-bench-pipeline: setup  ## the whole pipeline, stage by stage (time, peak memory): make bench-pipeline TIER=medium
-	$(RUN) frycast bench --tier $(TIER)
+bench-pipeline: setup  ## the whole pipeline, stage by stage (time, peak memory): make bench-pipeline TIER=chain
+	$(RUN) frycast bench --tier $(TIER) $(if $(filter chain,$(TIER)),--folds 2 --models snaive$(comma)weekday_mean$(comma)lightgbm)
 
-bench: bench-pipeline bench-load bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)
+bench-peer: setup  ## frycast vs statsforecast AutoETS + hierarchicalforecast MinT-shrink (medium tier, ~1 h)
+	$(RUN) frycast bench-peer --tier medium --holdout 91
+
+bench-distributed: setup  ## the engine serially and on 1 and 2 local Dask workers (demo tier)
+	$(RUN) frycast bench-distributed --tier demo --folds 2 --models snaive$(comma)weekday_mean$(comma)ets$(comma)theta$(comma)lightgbm
+
+bench: bench-pipeline bench-peer bench-distributed bench-load bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)

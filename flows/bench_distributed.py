@@ -31,7 +31,7 @@ class DistributedBenchmark:
     versions: dict
 
 
-def run(tier: str, server_url: str, workers=(1, 2)) -> DistributedBenchmark:
+def run(tier: str, server_url: str, workers=(1, 2), **overrides) -> DistributedBenchmark:
     from importlib.metadata import version
 
     from flows.bench_pipeline import fresh_database
@@ -51,7 +51,7 @@ def run(tier: str, server_url: str, workers=(1, 2)) -> DistributedBenchmark:
         raise RuntimeError("dbt build failed")
     from flows.forecast import engine_config
 
-    config = engine_config(get_settings())
+    config = engine_config(get_settings(), **overrides)
     panel = load_panel(url, horizon=config.horizon)
 
     started = time.perf_counter()

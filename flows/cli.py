@@ -541,11 +541,14 @@ def bench(
 @app.command("bench-distributed")
 def bench_distributed(
     tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "demo",
+    folds: Annotated[int | None, typer.Option(help="backtest folds (default: settings)")] = None,
+    models: Annotated[str | None, typer.Option(help="comma-separated models")] = None,
 ) -> None:
     """The engine serially and on a local Dask cluster of 1 and 2 workers (Prefect tasks)."""
     from flows import bench_distributed as bench
 
-    result = bench.run(tier, database_url())
+    names = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
+    result = bench.run(tier, database_url(), folds=folds, models=names)
     typer.echo(bench.format_report(result))
     typer.echo(f"written to {bench.write(result)}")
 
