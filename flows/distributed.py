@@ -2,9 +2,10 @@
 
 The engine (ml/) cuts its work into independent jobs: each (model, backtest fold) fit, per-series
 models (ETS, Theta, ARIMA, Prophet, the baselines) further into slices of the series, and global
-models (LightGBM, XGBoost) as one job per fold. :func:`dask_mapper` runs a batch of jobs as one
-`forecast-fits` flow run whose tasks go to Dask: a local cluster of single-threaded worker
-processes started for the block, or an existing scheduler (``FRYCAST_DASK_ADDRESS``, e.g.
+models (LightGBM, XGBoost) as one job per fold, or per fold and block of restaurants with
+``FRYCAST_GLOBAL_PARTITIONS`` > 1 (one model per block). :func:`dask_mapper` runs a batch of
+jobs as one `forecast-fits` flow run whose tasks go to Dask: a local cluster of single-threaded
+worker processes started for the block, or an existing scheduler (``FRYCAST_DASK_ADDRESS``, e.g.
 ``tcp://dask-scheduler:8786``; its workers need frycast's environment installed). The result is
 the same as a serial run: only where the fits happen changes.
 """
