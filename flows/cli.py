@@ -31,6 +31,12 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(import_app, name="import")
 
 
+def _model_names(models: str | None) -> list[str] | None:
+    """``--models snaive,lightgbm`` as a list of names (None: the settings' models)."""
+    names = [m.strip() for m in (models or "").split(",") if m.strip()]
+    return names or None
+
+
 def _url() -> str:
     """The warehouse URL, with schemas and raw tables in place."""
     url = database_url()
@@ -276,7 +282,7 @@ def forecast(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     overrides = {"horizon": horizon, "folds": folds, "fold_horizon": fold_horizon}
     if models:
-        overrides["models"] = tuple(m.strip() for m in models.split(","))
+        overrides["models"] = tuple(_model_names(models))
     report = run_forecast(
         _url(), restaurants=restaurant or None, track=track, reconciler=reconciler, **overrides
     )
@@ -333,7 +339,7 @@ def run_pipeline(
         horizon=horizon,
         folds=folds,
         fold_horizon=fold_horizon,
-        models=[m.strip() for m in models.split(",")] if models else None,
+        models=_model_names(models),
         reconciler=reconciler,
         url=_url(),
     )
@@ -531,8 +537,7 @@ def bench(
     from flows import bench_pipeline as bench
 
     overrides = {"folds": folds, "fold_horizon": fold_horizon}
-    if models:
-        overrides["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    overrides["models"] = _model_names(models)
     result = bench.run(tier, database_url(), **{k: v for k, v in overrides.items() if v})
     typer.echo(bench.format_report(result))
     typer.echo(f"written to {bench.write(result)}")
@@ -547,8 +552,8 @@ def bench_distributed(
     """The engine serially and on a local Dask cluster of 1 and 2 workers (Prefect tasks)."""
     from flows import bench_distributed as bench
 
-    names = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
-    result = bench.run(tier, database_url(), folds=folds, models=names)
+    names = _model_names(models)
+    result = bench.run(tier, database_url(), folds=folds, models=names and tuple(names))
     typer.echo(bench.format_report(result))
     typer.echo(f"written to {bench.write(result)}")
 
