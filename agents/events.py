@@ -1,13 +1,21 @@
-"""The audit trail: every request, response, tool call and result of an agent, in order."""
+"""The audit trail: every request, response, tool call and result of a review, in order.
+
+Append-only: a review takes a new ``review_id`` (from ``forecast.agent_reviews``' identity) before
+its first event, and its events and verdict are added under it; nothing earlier is deleted or
+overwritten (the tables refuse updates and deletes). Tool results are kept whole up to
+``FULL_RESULT_CAP`` characters, past that as their size, sha256 and head.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
 import psycopg
 
 _SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
+FULL_RESULT_CAP = 256_000  # characters of a tool result kept verbatim in the trail
 
 
 def _clean(payload) -> str:
@@ -15,21 +23,68 @@ def _clean(payload) -> str:
     return _SECRET.sub("[redacted]", json.dumps(payload, default=str))
 
 
+def kept_result(output: str) -> dict:
+    """A tool result as the trail keeps it: whole, or its size, hash and head past the cap."""
+    if len(output) <= FULL_RESULT_CAP:
+        return {"content": output, "chars": len(output)}
+    return {
+        "content": output[:4000],
+        "chars": len(output),
+        "sha256": hashlib.sha256(output.encode()).hexdigest(),
+        "clipped": True,
+    }
+
+
 class EventLog:
     def __init__(self, url: str, run_id: int, agent: str) -> None:
         self.url, self.run_id, self.agent = url, run_id, agent
         with psycopg.connect(url) as conn:
-            conn.execute(
-                "delete from forecast.agent_events where run_id = %s and agent = %s",
-                (run_id, agent),
-            )
+            self.review_id = conn.execute(
+                "select nextval(pg_get_serial_sequence('forecast.agent_reviews', 'review_id'))"
+            ).fetchone()[0]
         self.seq = 0
 
     def add(self, kind: str, payload) -> None:
         self.seq += 1
         with psycopg.connect(self.url) as conn:
             conn.execute(
-                "insert into forecast.agent_events (run_id, agent, seq, kind, payload)"
-                " values (%s, %s, %s, %s, %s)",
-                (self.run_id, self.agent, self.seq, kind, _clean(payload)),
+                "insert into forecast.agent_events (review_id, run_id, agent, seq, kind, payload)"
+                " values (%s, %s, %s, %s, %s, %s)",
+                (self.review_id, self.run_id, self.agent, self.seq, kind, _clean(payload)),
             )
+
+
+def record_review(
+    log: EventLog,
+    verdict,
+    *,
+    model: str,
+    rules: str,
+    agent: str | None,
+    check_id: int | None = None,
+) -> int:
+    """Append the review's row under the id its events carry; returns that id."""
+    with psycopg.connect(log.url) as conn:
+        conn.execute(
+            """insert into forecast.agent_reviews
+               (review_id, run_id, agent, verdict, summary, findings, model, offline, severity,
+                recommended_actions, check_id, rules_verdict, agent_verdict)
+               overriding system value
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (
+                log.review_id,
+                log.run_id,
+                verdict.gate,
+                verdict.verdict,
+                verdict.summary,
+                json.dumps(verdict.findings, default=str),
+                model,
+                verdict.offline,
+                verdict.severity,
+                json.dumps(verdict.recommended_actions, default=str),
+                check_id,
+                rules,
+                agent,
+            ),
+        )
+    return log.review_id

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import anthropic
 
-from agents.events import EventLog
+from agents.events import EventLog, kept_result
 from agents.schema import parse_verdict
 from agents.tools import Context, Tool, call
 
@@ -59,6 +59,13 @@ def _create(client, log: EventLog, retries: int, **request):
     raise AssertionError("unreachable")
 
 
+def as_data(tool: str, output: str) -> str:
+    """A tool's output delimited as data. ``<`` is escaped (JSON's \\u003c) so nothing read from
+    the warehouse, a crafted product name say, can close the tag and speak outside it."""
+    body = output.replace("<", "\\u003c")
+    return f'<data tool="{tool}">\n{body}\n</data>'
+
+
 def run_loop(
     client,
     *,
@@ -92,9 +99,16 @@ def run_loop(
         except anthropic.APIError as exc:
             return LoopResult(None, "api_error", step, f"{type(exc).__name__}: {exc}")
         content = _content(response)
+        usage = getattr(response, "usage", None)
         log.add(
             "response",
-            {"step": step, "stop_reason": response.stop_reason, "content": content},
+            {
+                "step": step,
+                "message_id": getattr(response, "id", None),
+                "stop_reason": response.stop_reason,
+                "usage": usage.model_dump(exclude_none=True) if usage is not None else None,
+                "content": content,
+            },
         )
         messages.append({"role": "assistant", "content": content})
         if response.stop_reason == "refusal":
@@ -116,10 +130,13 @@ def run_loop(
                 except Exception as exc:  # noqa: BLE001 - the model sees the error and adapts
                     output, is_error = f"{type(exc).__name__}: {exc}", True
                 log.add(
-                    "tool_result",
-                    {"id": block["id"], "is_error": is_error, "content": output[:4000]},
+                    "tool_result", {"id": block["id"], "is_error": is_error, **kept_result(output)}
                 )
-                result = {"type": "tool_result", "tool_use_id": block["id"], "content": output}
+                result = {
+                    "type": "tool_result",
+                    "tool_use_id": block["id"],
+                    "content": as_data(block["name"], output),
+                }
                 if is_error:
                     result["is_error"] = True
                 results.append(result)

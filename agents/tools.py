@@ -1,8 +1,8 @@
 """Read-only tools the reviewers call. Each is deterministic Python with a JSON schema.
 
-The SQL tool connects as the read-only role ``frycast_reader`` inside a READ ONLY transaction with
-a statement timeout and a row limit: a reviewer can look at anything in the marts and forecast
-tables and change nothing.
+Every tool reads as the reader login ``frycast_reader`` (a login that cannot write, create or read
+MLflow, whatever it sends), in a READ ONLY transaction with a statement timeout, a row limit and
+a byte cap. The SQL tool also runs exactly one plain SELECT (``agents.sql_guard``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg
-
-from frycast.db import read_only
+from agents.sql_guard import check_select
+from frycast.db import read_only, reader_url
 
 
 @dataclass
@@ -35,31 +34,46 @@ class Tool:
 class Context:
     """What the tools may read: the warehouse, the run under review, the limits."""
 
-    url: str
+    url: str  # the warehouse (its reader login is derived from it unless reader_url is given)
     run_id: int
     sql_timeout_ms: int = 5000
     row_limit: int = 200
+    byte_limit: int = 64_000
+    reader_url: str | None = None
     requests: list[dict] = field(default_factory=list)  # actions a tool asked for (retrain)
 
+    @property
+    def reader(self) -> str:
+        return self.reader_url or reader_url(self.url)
 
-def _rows(ctx: Context, query: str, params: tuple = (), as_reader: bool = True) -> dict:
-    """Rows of a read-only query; model-written SQL always runs as the read-only role."""
-    with read_only(ctx.url, ctx.sql_timeout_ms, as_reader=as_reader) as conn:
-        cur = conn.execute(query, params)
+
+def _rows(ctx: Context, query: str, params: tuple = ()) -> dict:
+    """Rows of a query run as the reader login: at most ``row_limit`` rows and ``byte_limit``
+    bytes of JSON, fetched through a server-side cursor so a large result never crosses."""
+    with read_only(ctx.reader, ctx.sql_timeout_ms) as conn, conn.cursor(name="tool") as cur:
+        cur.execute(query, params or None)
         cols = [d.name for d in cur.description] if cur.description else []
-        rows = cur.fetchmany(ctx.row_limit + 1)
+        rows = [list(r) for r in cur.fetchmany(ctx.row_limit + 1)]
     truncated = len(rows) > ctx.row_limit
-    return {
-        "columns": cols,
-        "rows": [list(r) for r in rows[: ctx.row_limit]],
-        "truncated": truncated,
-    }
+    rows = rows[: ctx.row_limit]
+    cell_cap = max(ctx.byte_limit // 8, 64)
+    rows = [[_capped(v, cell_cap) for v in r] for r in rows]
+    # drop rows from the end until the result fits the byte cap
+    while rows and len(json.dumps(rows, default=str)) > ctx.byte_limit:
+        rows = rows[: max(len(rows) * 3 // 4, len(rows) - 1)]
+        truncated = True
+    return {"columns": cols, "rows": rows, "truncated": truncated}
+
+
+def _capped(value, cap: int):
+    if isinstance(value, str) and len(value) > cap:
+        return value[:cap] + f"… [{len(value) - cap} more characters]"
+    return value
 
 
 def sql(ctx: Context, query: str) -> dict:
-    """A read-only query on the marts and forecast tables."""
-    if not isinstance(query, str) or not query.strip():
-        raise ValueError("query must be a non-empty SQL string")
+    """One read-only SELECT on the marts and forecast tables, as the reader login."""
+    check_select(query)
     return _rows(ctx, query)
 
 
@@ -149,22 +163,20 @@ def summarise_series(ctx: Context, level: str, node_key: str) -> dict:
 
 
 def feature_importances(ctx: Context) -> dict:
-    """The global model's feature importances (gain share) logged to MLflow for this run."""
-    with psycopg.connect(ctx.url) as conn:
-        run = conn.execute(
-            "select mlflow_run_id from forecast.forecast_runs where run_id = %s", (ctx.run_id,)
-        ).fetchone()
-    if not run or not run[0]:
-        return {"importances": {}, "note": "no MLflow run recorded for this forecast run"}
-    # a fixed query on MLflow's own schema (the reader role is not granted it), still read-only
-    rows = _rows(
+    """The global models' feature importances (gain share) of this run."""
+    out = _rows(
         ctx,
-        """select key, value from mlflow.latest_metrics
-            where run_uuid = %s and key like '%%.importance.%%' order by value desc""",
-        (run[0],),
-        as_reader=False,
+        """select model, feature, round(importance::numeric, 4) as importance
+             from forecast.feature_importances
+            where run_id = %s order by model, importance desc""",
+        (ctx.run_id,),
     )
-    return {"importances": {k: v for k, v in rows["rows"]}}
+    if not out["rows"]:
+        return {"importances": {}, "note": "no global model was trained in this run"}
+    importances: dict[str, dict[str, float]] = {}
+    for model, feature, value in out["rows"]:
+        importances.setdefault(model, {})[feature] = float(value)
+    return {"importances": importances, "truncated": out["truncated"]}
 
 
 def trigger_retrain(ctx: Context, reason: str) -> dict:
@@ -180,9 +192,12 @@ def _schema(props: dict | None = None, required: list[str] | None = None) -> dic
 ALL_TOOLS = {
     "sql": Tool(
         "sql",
-        "Run one read-only SQL query (PostgreSQL) on the warehouse: marts.* (fct_forecast, "
-        "fct_forecast_accuracy, fct_forecast_vs_actual, fct_daily_sales, dim_*) and forecast.* "
-        "tables. Writes are refused; long queries time out; at most the row limit is returned.",
+        "Run exactly one read-only SELECT (PostgreSQL) on the warehouse as a login that cannot "
+        "write: marts.* (fct_forecast, fct_forecast_accuracy, fct_forecast_vs_actual, "
+        "fct_daily_sales, dim_*), forecast.* tables, raw.load_batches and raw.rejected_rows. "
+        "Several statements, writes, SET/RESET, COPY, DO and functions that write or read files "
+        "are refused; a query past the time limit is cancelled; at most the row and byte limits "
+        "are returned (truncated: true says more rows existed).",
         _schema({"query": {"type": "string"}}, ["query"]),
         sql,
     ),
@@ -226,7 +241,7 @@ ALL_TOOLS = {
     ),
     "feature_importances": Tool(
         "feature_importances",
-        "Feature importances of the global model of this run, from MLflow.",
+        "Feature importances (share of gain) of this run's global models, per model.",
         _schema(),
         feature_importances,
     ),

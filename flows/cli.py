@@ -11,7 +11,14 @@ from typing import Annotated
 
 import typer
 
-from frycast.db import apply_infra, database_url, dbt_env, embedded_warehouse
+from frycast.db import (
+    apply_infra,
+    database_url,
+    dbt_env,
+    embedded_warehouse,
+    pipeline_url,
+    reader_url,
+)
 from frycast.settings import get_settings
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -27,8 +34,10 @@ warehouse_app = typer.Typer(
     no_args_is_help=True,
 )
 import_app = typer.Typer(help="Import real sales data into raw.*.", no_args_is_help=True)
+agents_app = typer.Typer(help="The review agents' tools, run as an agent runs them.")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(import_app, name="import")
+app.add_typer(agents_app, name="agents")
 
 
 def _model_names(models: str | None) -> list[str] | None:
@@ -38,16 +47,33 @@ def _model_names(models: str | None) -> list[str] | None:
 
 
 def _url() -> str:
-    """The warehouse URL, with schemas and raw tables in place."""
-    url = database_url()
-    apply_infra(url)
-    return url
+    """The warehouse as the pipeline's own login (frycast_owner, not a superuser), with roles,
+    schemas and raw tables in place."""
+    return pipeline_url()
+
+
+# What a reading process (dashboard, docs server) must not inherit: privileged logins, secrets.
+_PRIVILEGED_ENV = (
+    "DATABASE_URL",
+    "FRYCAST_OWNER_PASSWORD",
+    "ANTHROPIC_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "MLFLOW_TRACKING_URI",
+)
+
+
+def _reader_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _PRIVILEGED_ENV}
+    env["FRYCAST_READER_URL"] = reader_url()
+    return env
 
 
 @warehouse_app.command("up")
 def warehouse_up() -> None:
     """Start the warehouse (embedded unless DATABASE_URL is set), create schemas; print its URL."""
-    typer.echo(_url())
+    _url()
+    typer.echo(database_url())
 
 
 @warehouse_app.command("down")
@@ -210,6 +236,34 @@ def build(
         typer.echo("  " + f, err=True)
     if not result.success:
         raise typer.Exit(1)
+
+
+@agents_app.command("sql")
+def agents_sql(
+    query: Annotated[str, typer.Argument(help="one SELECT statement")],
+    run_id: Annotated[int, typer.Option(help="the run under review (for the other tools)")] = 0,
+) -> None:
+    """Run the agents' SQL tool exactly as an agent does (the reader login, one SELECT, time,
+    row and byte limits) and print its JSON result; a refusal or error prints {"is_error": ...}
+    and exits 1."""
+    import json
+
+    from agents.tools import ALL_TOOLS, Context, call
+
+    s = get_settings()
+    ctx = Context(
+        database_url(s),
+        run_id,
+        s.agent_sql_timeout_ms,
+        s.agent_sql_row_limit,
+        s.agent_sql_byte_limit,
+        reader_url=reader_url(settings=s),
+    )
+    try:
+        typer.echo(call(ALL_TOOLS["sql"], ctx, {"query": query}))
+    except Exception as exc:  # noqa: BLE001 - the tool's error, as the model would see it
+        typer.echo(json.dumps({"is_error": True, "error": f"{type(exc).__name__}: {exc}"}))
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -403,11 +457,9 @@ def serve(
     s = get_settings()
     prefect_serve(
         forecast_pipeline.to_deployment(
-            name="weekly", cron=pipeline_cron or s.pipeline_cron, parameters={"url": _url()}
-        ),
-        drift_check.to_deployment(
-            name="nightly", cron=drift_cron or s.drift_cron, parameters={"url": _url()}
-        ),
+            name="weekly", cron=pipeline_cron or s.pipeline_cron
+        ),  # no URL parameter: a login (and its password) never shows in the Prefect UI
+        drift_check.to_deployment(name="nightly", cron=drift_cron or s.drift_cron),
     )
 
 
@@ -420,7 +472,7 @@ def ui(
 ) -> None:
     """The Streamlit dashboard over the marts (http://127.0.0.1:8501)."""
     app_file = Path(__file__).resolve().parents[1] / "streamlit_app" / "app.py"
-    env = {**os.environ, "DATABASE_URL": _url()}
+    env = _reader_env()  # the reader login only: no DDL here, no privileged credentials
     subprocess.run(
         [
             sys.executable,
@@ -451,7 +503,7 @@ def prefect_server(
     """A local Prefect server and UI whose database lives on the warehouse's Postgres server."""
     from frycast.db import asyncpg_url, sibling_database
 
-    db = asyncpg_url(sibling_database(_url(), database))
+    db = asyncpg_url(sibling_database(database_url(), database))
     env = {
         **os.environ,
         "PREFECT_API_DATABASE_CONNECTION_URL": db,

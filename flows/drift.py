@@ -19,7 +19,7 @@ import psycopg
 from prefect import flow, task
 from scipy.stats import binom, ks_2samp
 
-from frycast.db import database_url
+from frycast.db import pipeline_url
 from frycast.forecast_store import published_run
 from frycast.panel_io import load_panel
 from ml.metrics import seasonal_naive_scale
@@ -235,7 +235,7 @@ def measure_drift(url: str) -> dict:
 @flow(name="drift_check", log_prints=True)
 def drift_check(url: str | None = None, trigger: bool = False) -> dict:
     """Measure drift of the published forecast; optionally re-run the pipeline when it drifted."""
-    url = url or database_url()
+    url = url or pipeline_url()
     result = measure_drift(url)
     print(result["summary"])
     if result.get("run_id") is None:  # nothing published: nothing to triage

@@ -20,7 +20,7 @@ from prefect.context import get_run_context
 
 from agents.reviewers import review
 from frycast import quality
-from frycast.db import database_url
+from frycast.db import pipeline_url
 from frycast.dbt import DbtResult, run_dbt
 from frycast.forecast_store import (
     fail_abandoned_runs,
@@ -190,7 +190,7 @@ def forecast_pipeline(
     """Raw data to a published, reconciled forecast. Returns the run id and the gate verdicts."""
     from frycast.settings import get_settings
 
-    url = url or database_url()
+    url = url or pipeline_url()
     s = get_settings()
     overrides = {
         "horizon": horizon,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 
@@ -33,22 +33,79 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+OWNER = "frycast_owner"  # the pipeline's login: owns the warehouse's schemas, not a superuser
+READER = "frycast_reader"  # the read-only login: dashboard, agents' tools, docs, analysts
+
+
+def login_url(url: str, user: str, password: str | None = None) -> str:
+    """The same server and database as ``url``, logged in as ``user``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    netloc = f"{auth}@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _user(url: str) -> str:
+    return unquote(urlsplit(url).username or "")
+
+
+def reader_url(url: str | None = None, settings: Settings | None = None) -> str:
+    """The read-only login's URL: FRYCAST_READER_URL, else ``url``'s (or the warehouse's) server
+    as ``frycast_reader`` with FRYCAST_READER_PASSWORD."""
+    s = settings or get_settings()
+    if s.reader_url and url is None:
+        return s.reader_url
+    return login_url(url or database_url(s), READER, s.reader_password)
+
+
+def pipeline_url(settings: Settings | None = None) -> str:
+    """The warehouse as the pipeline's own login ``frycast_owner`` (roles, schemas and tables
+    applied first with DATABASE_URL's login). A URL that already names the owner is used as is."""
+    s = settings or get_settings()
+    url = database_url(s)
+    if _user(url) == OWNER:
+        return url
+    apply_infra(url, s)
+    return login_url(url, OWNER, s.owner_password)
+
+
 @contextmanager
-def read_only(url: str, timeout_ms: int, *, as_reader: bool = True) -> Iterator[psycopg.Connection]:
-    """A connection in a READ ONLY transaction with a statement timeout, as the read-only role
-    ``frycast_reader`` unless ``as_reader`` is false (fixed queries on schemas it cannot read).
-    Used by the dashboard and the agents' tools: they can look and never change anything."""
-    with psycopg.connect(url) as conn:
-        if as_reader:
-            conn.execute("set role frycast_reader")
-        conn.execute("set transaction read only")
-        conn.execute(f"set local statement_timeout = {int(timeout_ms)}")
+def read_only(url: str, timeout_ms: int) -> Iterator[psycopg.Connection]:
+    """A READ ONLY transaction with a statement timeout on ``url``, which must be a login that
+    cannot write (the reader): least privilege rests on the login, not on this transaction.
+
+    Refuses a superuser login outright: a superuser could undo any setting made here."""
+    options = f"-c statement_timeout={int(timeout_ms)} -c default_transaction_read_only=on"
+    try:
+        conn = psycopg.connect(url, options=options, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise ReaderUnavailable(
+            f"cannot connect as the read-only login {_user(url)!r}: {str(exc).strip()} "
+            "(create it with `frycast warehouse init`, or set FRYCAST_READER_URL)"
+        ) from exc
+    with conn:
+        if conn.info.parameter_status("is_superuser") == "on":
+            raise PermissionError(
+                f"refusing to read as {_user(url)!r}: it is a superuser. Readers connect as "
+                f"{READER} (FRYCAST_READER_URL)."
+            )
+        conn.read_only = True
         yield conn
         conn.rollback()
 
 
+class ReaderUnavailable(RuntimeError):
+    """The read-only login is missing or refused the connection."""
+
+
 def apply_infra(url: str | None = None, settings: Settings | None = None) -> list[str]:
-    """Create roles, schemas and raw tables (idempotent). Returns the files applied."""
+    """Create roles, schemas and raw tables (idempotent), hand every warehouse object to the
+    owner login and set the logins' passwords from the settings. Returns the files applied."""
+    from psycopg import sql
+
     s = settings or get_settings()
     files = sorted(s.infra_sql_dir.glob("*.sql"))
     with connect(url) as conn:
@@ -56,6 +113,13 @@ def apply_infra(url: str | None = None, settings: Settings | None = None) -> lis
         conn.execute("select pg_advisory_xact_lock(hashtext('frycast.apply_infra'))")
         for path in files:
             conn.execute(path.read_text())
+        for role, password in ((OWNER, s.owner_password), (READER, s.reader_password)):
+            if password:
+                conn.execute(
+                    sql.SQL("alter role {} password {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
     return [p.name for p in files]
 
 

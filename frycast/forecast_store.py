@@ -66,6 +66,7 @@ CALIBRATION_COLUMNS = [
     "q90",
     "n_residuals",
 ]
+IMPORTANCE_COLUMNS = ["run_id", "model", "feature", "importance"]
 
 
 def open_run(url: str, horizon: int, config: dict) -> int:
@@ -113,8 +114,18 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
     cal = result.calibration.rename(columns={"n": "n_residuals"}).assign(run_id=run_id)
     if "level" not in cal:
         cal["level"] = "restaurant_sku"
+    importances = pd.DataFrame(
+        [
+            (run_id, name, feature, float(value))
+            for name, model in (getattr(result, "fitted", None) or {}).items()
+            if hasattr(model, "feature_importance")
+            for feature, value in model.feature_importance().items()
+        ],
+        columns=IMPORTANCE_COLUMNS,
+    )
     frames = {
         "forecast.forecast_values": (VALUE_COLUMNS, result.forecasts.assign(run_id=run_id)),
+        "forecast.feature_importances": (IMPORTANCE_COLUMNS, importances),
         "forecast.backtest_metrics": (METRIC_COLUMNS, result.metrics.assign(run_id=run_id)),
         "forecast.model_selection": (SELECTION_COLUMNS, sel),
         "forecast.interval_calibration": (CALIBRATION_COLUMNS, cal),
@@ -201,5 +212,6 @@ def delete_run_rows(url: str, run_id: int) -> None:
             "backtest_metrics",
             "model_selection",
             "interval_calibration",
+            "feature_importances",
         ):
             conn.execute(f"delete from forecast.{table} where run_id = %s", (run_id,))

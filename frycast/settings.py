@@ -25,6 +25,18 @@ class Settings(BaseSettings):
         default=None,
         description="Warehouse URL. Unset: start the embedded Postgres under warehouse_dir.",
     )
+    # The logins frycast connects as (frycast.db): DATABASE_URL's user bootstraps roles and
+    # schemas; the pipeline writes as frycast_owner (not a superuser); the dashboard, the agents'
+    # tools and the docs read as frycast_reader, a login that cannot write.
+    owner_password: str | None = Field(default=None, alias="FRYCAST_OWNER_PASSWORD", repr=False)
+    reader_password: str | None = Field(default=None, alias="FRYCAST_READER_PASSWORD", repr=False)
+    reader_url: str | None = Field(
+        default=None,
+        alias="FRYCAST_READER_URL",
+        repr=False,
+        description="The read-only login's URL (default: DATABASE_URL's server as frycast_reader)",
+    )
+    reader_timeout_ms: int = Field(default=30_000, alias="FRYCAST_READER_TIMEOUT_MS")
     warehouse_dir: Path = Field(default=PROJECT_ROOT / ".warehouse", alias="FRYCAST_WAREHOUSE_DIR")
     embedded_port: int = Field(default=55432, alias="FRYCAST_EMBEDDED_PORT")
     embedded_database: str = Field(default="frycast", alias="FRYCAST_EMBEDDED_DATABASE")
@@ -61,6 +73,7 @@ class Settings(BaseSettings):
     agent_retries: int = Field(default=3, alias="FRYCAST_AGENT_RETRIES")
     agent_sql_timeout_ms: int = Field(default=5000, alias="FRYCAST_AGENT_SQL_TIMEOUT_MS")
     agent_sql_row_limit: int = Field(default=200, alias="FRYCAST_AGENT_SQL_ROW_LIMIT")
+    agent_sql_byte_limit: int = Field(default=64_000, alias="FRYCAST_AGENT_SQL_BYTE_LIMIT")
     apply_feature_advice: bool = Field(
         default=False,
         alias="FRYCAST_APPLY_FEATURE_ADVICE",

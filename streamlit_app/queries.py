@@ -1,8 +1,8 @@
 """Every query the dashboard runs, in one place: read-only, aggregated in SQL, cached with a TTL.
 
-The dashboard connects to the configured warehouse and switches to the read-only role
-``frycast_reader`` in a READ ONLY transaction: it can read the marts and forecast tables and
-change nothing. Queries aggregate in the database, so the chain tier never reaches the browser.
+The dashboard connects as the read-only login ``frycast_reader`` (FRYCAST_READER_URL, or the
+warehouse's server as that login), which cannot write whatever it sends, in a READ ONLY
+transaction with a statement timeout. Queries aggregate in the database, so the chain tier never reaches the browser.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from frycast.db import database_url, read_only
+from frycast.db import read_only, reader_url
 
 TTL = 300  # seconds; the Agents page asks for fresh rows while a run is in progress
 LEVELS = [
@@ -26,7 +26,7 @@ LEVELS = [
 
 @st.cache_resource
 def _url() -> str:
-    return database_url()
+    return reader_url()
 
 
 def frame(sql: str, params: tuple | dict = ()) -> pd.DataFrame:

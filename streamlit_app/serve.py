@@ -23,13 +23,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_app(url: str, log: Path | None = None) -> Iterator[int]:
-    """The app on a free port, reading ``url``; yields the port and stops the app afterwards."""
+    """The app on a free port, reading ``url``'s warehouse as the reader login (the only login it
+    is given); yields the port and stops the app afterwards."""
+    from frycast.db import reader_url
+
     port = free_port()
     out = log.open("w") if log else subprocess.DEVNULL
     app = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "DATABASE_URL": url},
+        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+             "FRYCAST_READER_URL": reader_url(url)},
         stdout=out, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

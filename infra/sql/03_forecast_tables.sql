@@ -143,31 +143,97 @@ create table if not exists forecast.drift_metrics (
 alter table forecast.drift_metrics add column if not exists ks_pvalue double precision;
 create sequence if not exists forecast.drift_check_id;
 
--- Gate verdicts of a run: the deterministic rules now, Claude agents later (same shape).
+-- Gate verdicts, append-only: one row per review, keyed by what was reviewed (the pipeline run,
+-- and for a drift triage the drift check), never overwritten or deleted by a later review.
+-- `verdict` is what the gate decided: the deterministic rules' verdict (`rules_verdict`), made
+-- stricter by the agent's (`agent_verdict`) but never looser.
 create table if not exists forecast.agent_reviews (
+    review_id   bigint  generated always as identity primary key,
     run_id      bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
-    agent       text    not null,          -- 'data_quality', 'metrics', 'drift'
+    agent       text    not null,          -- 'data_quality', 'metrics', 'features', 'drift'
     verdict     text    not null,          -- proceed / halt, publish / hold, retrain / keep
     summary     text    not null,
     findings    jsonb   not null default '[]'::jsonb,
     model       text    not null,          -- the Claude model, or 'rules' for the offline gate
     offline     boolean not null,          -- true: a deterministic review, no model was asked
-    created_at  timestamptz not null default now(),
-    primary key (run_id, agent)
+    created_at  timestamptz not null default now()
 );
-
 alter table forecast.agent_reviews add column if not exists severity text;
 alter table forecast.agent_reviews add column if not exists recommended_actions jsonb;
+alter table forecast.agent_reviews add column if not exists check_id bigint;  -- drift check
+alter table forecast.agent_reviews add column if not exists rules_verdict text;
+alter table forecast.agent_reviews add column if not exists agent_verdict text;
+-- warehouses from before: one review per (run, agent) was kept and overwritten
+do $$
+begin
+    if not exists (select from information_schema.columns
+                    where table_schema = 'forecast' and table_name = 'agent_reviews'
+                      and column_name = 'review_id') then
+        alter table forecast.agent_reviews drop constraint if exists agent_reviews_pkey;
+        alter table forecast.agent_reviews
+            add column review_id bigint generated always as identity primary key;
+    end if;
+end
+$$;
+create index if not exists agent_reviews_run on forecast.agent_reviews (run_id, agent);
 
--- Every step of every agent, in order: requests (no secrets), responses, tool calls and results.
+-- Every step of every review, in order: requests (no secrets), responses (the API's message id
+-- and token usage), tool calls and their full results (size and sha256 past a cap), errors.
 create table if not exists forecast.agent_events (
-    run_id   bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
-    agent    text    not null,
-    seq      integer not null,
-    kind     text    not null,   -- request, response, tool_call, tool_result, error, verdict
-    payload  jsonb   not null,
-    at       timestamptz not null default now(),
-    primary key (run_id, agent, seq)
+    event_id  bigint  generated always as identity primary key,
+    review_id bigint,
+    run_id    bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
+    agent     text    not null,
+    seq       integer not null,
+    kind      text    not null,   -- request, response, tool_call, tool_result, error, verdict
+    payload   jsonb   not null,
+    at        timestamptz not null default now()
+);
+alter table forecast.agent_events add column if not exists review_id bigint;
+do $$
+begin
+    if not exists (select from information_schema.columns
+                    where table_schema = 'forecast' and table_name = 'agent_events'
+                      and column_name = 'event_id') then
+        alter table forecast.agent_events drop constraint if exists agent_events_pkey;
+        alter table forecast.agent_events
+            add column event_id bigint generated always as identity primary key;
+        update forecast.agent_events e set review_id = r.review_id
+          from forecast.agent_reviews r
+         where e.review_id is null and r.run_id = e.run_id and r.agent = e.agent;
+    end if;
+end
+$$;
+create index if not exists agent_events_review on forecast.agent_events (review_id, seq);
+create index if not exists agent_events_run on forecast.agent_events (run_id, agent);
+
+-- The trail only grows: rows are never updated, and deleted only with their run.
+create or replace function forecast.refuse_audit_change() returns trigger
+language plpgsql as $fn$
+begin
+    if tg_op = 'DELETE' and pg_trigger_depth() > 1 then
+        return old;  -- the cascade of deleting a whole forecast run
+    end if;
+    raise exception 'forecast.% is append-only: a review is never % (add a new one)',
+        tg_table_name, lower(tg_op) || 'd';
+end
+$fn$;
+alter function forecast.refuse_audit_change() owner to frycast_owner;
+drop trigger if exists agent_reviews_append_only on forecast.agent_reviews;
+create trigger agent_reviews_append_only before update or delete on forecast.agent_reviews
+    for each row execute function forecast.refuse_audit_change();
+drop trigger if exists agent_events_append_only on forecast.agent_events;
+create trigger agent_events_append_only before update or delete on forecast.agent_events
+    for each row execute function forecast.refuse_audit_change();
+
+-- The global models' feature importances (gain share) of a run, beside MLflow's copy: readable
+-- by the reader login (the agents' feature advisor), which has no access to MLflow's schema.
+create table if not exists forecast.feature_importances (
+    run_id     bigint not null references forecast.forecast_runs (run_id) on delete cascade,
+    model      text   not null,
+    feature    text   not null,
+    importance double precision not null,
+    primary key (run_id, model, feature)
 );
 
 grant select on all tables in schema forecast to frycast_reader;

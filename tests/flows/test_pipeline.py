@@ -14,6 +14,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows import pipeline
 from flows.drift import drift_check
 from flows.pipeline import GateHalted, forecast_pipeline
+from frycast.db import OWNER, login_url
 from frycast.dbt import run_dbt
 from frycast.forecast_store import published_run
 from ingest.daily import import_daily
@@ -56,12 +57,21 @@ def monkeypatch_module():
 
 @pytest.fixture(scope="module")
 def first(warehouse):
-    return forecast_pipeline(url=warehouse, **CHEAP)
+    # the pipeline runs as its own login, frycast_owner, which is not a superuser
+    return forecast_pipeline(url=login_url(warehouse, OWNER), **CHEAP)
 
 
 def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
     assert first["published"] and first["data_quality"] == "proceed"
     assert first["metrics"] == "publish"
+    # GIVEN a run made as frycast_owner THEN that login is no superuser and owns what it built
+    assert query(warehouse, "select rolsuper, rolcreaterole from pg_roles where rolname = %s",
+                 (OWNER,)) == [(False, False)]  # fmt: skip
+    owners = query(
+        warehouse,
+        "select distinct tableowner from pg_tables where schemaname in ('marts', 'mlflow')",
+    )
+    assert owners == [(OWNER,)]
     assert published_run(warehouse) == first["run_id"]
     assert first["snapshot"].endswith(f"/run_id={first['run_id']}/forecast_values.parquet")
     n_series = scalar(warehouse, "select count(*) from features.feat_series where is_active")
