@@ -2,7 +2,8 @@
 
 The dashboard connects as the read-only login ``frycast_reader`` (FRYCAST_READER_URL, or the
 warehouse's server as that login), which cannot write whatever it sends, in a READ ONLY
-transaction with a statement timeout. Queries aggregate in the database, so the chain tier never reaches the browser.
+transaction with a statement timeout. Queries aggregate in the database, so the chain tier never
+reaches the browser.
 """
 
 from __future__ import annotations
