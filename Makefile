@@ -44,7 +44,7 @@ demo: setup  ## set up, start the warehouse, seed the demo tier, import London, 
 	$(RUN) frycast summary
 	@echo
 	@echo "Where to look:"
-	@echo "  SQL:        psql \"$$($(RUN) frycast warehouse up)\" -c \"select level, node_key, forecast_date, yhat, yhat_lo80, yhat_hi80 from marts.fct_forecast where level = 'chain' limit 10\""
+	@echo "  SQL:        psql \"$$($(RUN) frycast warehouse up --login reader)\" -c \"select level, node_key, forecast_date, yhat, yhat_lo80, yhat_hi80 from marts.fct_forecast where level = 'chain' limit 10\""
 	@echo "  accuracy:   ... -c 'select level, model, avg(mase) from marts.fct_forecast_accuracy group by 1, 2 order by 1, 3'"
 	@echo "  runs:       ... -c 'select run_id, status, published, history_end from forecast.forecast_runs'"
 	@echo "  dashboard:  make ui   (http://127.0.0.1:8501)"

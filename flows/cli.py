@@ -70,10 +70,18 @@ def _reader_env() -> dict[str, str]:
 
 
 @warehouse_app.command("up")
-def warehouse_up() -> None:
-    """Start the warehouse (embedded unless DATABASE_URL is set), create schemas; print its URL."""
-    _url()
-    typer.echo(database_url())
+def warehouse_up(
+    login: Annotated[
+        str, typer.Option(help="whose URL to print: admin (DATABASE_URL's), owner or reader")
+    ] = "admin",
+) -> None:
+    """Start the warehouse (embedded unless DATABASE_URL is set), create roles and schemas; print
+    its URL for a login: `psql "$(frycast warehouse up --login reader)"` reads the marts."""
+    urls = {"admin": database_url, "owner": _url, "reader": reader_url}
+    if login not in urls:
+        raise typer.BadParameter("admin, owner or reader", param_hint="--login")
+    owner = _url()
+    typer.echo(owner if login == "owner" else urls[login]())
 
 
 @warehouse_app.command("down")
@@ -274,11 +282,12 @@ def docs(
         str, typer.Option(help="address to bind (0.0.0.0 in a container)")
     ] = "127.0.0.1",
 ) -> None:
-    """Generate the dbt docs site (lineage, column docs) and serve it."""
+    """Generate the dbt docs site (lineage, column docs) and serve it, as the reader login: no
+    DDL, no privileged credentials. The catalog is read from the live relations; model SQL is
+    shown as written (compiling would read tables the reader may not)."""
     from frycast.dbt import run_dbt
 
-    url = _url()
-    result = run_dbt(["docs", "generate"], url)
+    result = run_dbt(["docs", "generate", "--no-compile"], reader_url())
     if not result.success:
         typer.echo("\n".join(result.failures), err=True)
         raise typer.Exit(1)
@@ -455,6 +464,7 @@ def serve(
     from frycast.settings import get_settings
 
     s = get_settings()
+    _url()  # roles, schemas and the logins' passwords in place before the first scheduled run
     prefect_serve(
         forecast_pipeline.to_deployment(
             name="weekly", cron=pipeline_cron or s.pipeline_cron

@@ -16,6 +16,7 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.pipeline import forecast_pipeline
+from frycast.db import reader_url
 from frycast.dbt import run_dbt
 from ingest.daily import import_daily
 from ingest.seed import seed
@@ -99,12 +100,9 @@ def _new_actuals(url: str, path: Path) -> None:
 
 
 def run_as_reader(url: str, sql: str) -> tuple[str, list[tuple]]:
-    """Run ``sql`` as frycast_reader in a READ ONLY transaction; (role, rows), rolled back."""
-    with psycopg.connect(url) as conn:
-        conn.execute("set role frycast_reader")
-        conn.execute("set transaction read only")
-        conn.execute("set local statement_timeout = 30000")
-        role = conn.execute("select current_user").fetchone()[0]
+    """Run ``sql`` logged in as frycast_reader, as an analyst would; (role, rows), rolled back."""
+    with psycopg.connect(reader_url(url)) as conn:
+        role = conn.execute("select session_user").fetchone()[0]
         rows = conn.execute(sql).fetchall()
         conn.rollback()
     return role, rows
@@ -128,5 +126,13 @@ def test_the_example_runs_read_only_and_returns_rows(warehouse, where, sql):
 
 
 def test_the_reader_cannot_write(warehouse):
+    # the login's sessions start read-only...
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         run_as_reader(warehouse, "delete from forecast.forecast_runs returning run_id")
+    # ...and without that, it holds no right to write
+    with (
+        psycopg.connect(reader_url(warehouse), autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("set default_transaction_read_only = off")
+        conn.execute("delete from forecast.forecast_runs returning run_id")
