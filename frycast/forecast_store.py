@@ -117,7 +117,10 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
     importances = pd.DataFrame(
         [
             (run_id, name, feature, float(value))
-            for name, model in (getattr(result, "fitted", None) or {}).items()
+            # a reconciled result keeps its engine's fitted models on .bottom
+            for name, model in (
+                getattr(getattr(result, "bottom", result), "fitted", None) or {}
+            ).items()
             if hasattr(model, "feature_importance")
             for feature, value in model.feature_importance().items()
         ],

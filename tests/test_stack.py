@@ -118,3 +118,25 @@ def test_files_the_stack_mounts_exist_and_health_checks_have_their_tools():
         tool = svc.get("healthcheck", {}).get("test", [None, None])[1]
         if tool:
             assert tool in dockerfile, f"{name}'s health check needs {tool}, not installed"
+
+
+def test_the_reading_services_get_the_reader_login_and_no_secrets():
+    """dashboard and docs connect as frycast_reader and hold nothing that could write or spend:
+    no superuser or owner URL, no S3 keys, no Anthropic key (the resolved environment)."""
+    services = _compose()["services"]
+    for name in ("dashboard", "docs"):
+        env = services[name]["environment"]
+        assert env["FRYCAST_READER_URL"].startswith("postgresql://frycast_reader:"), name
+        for secret in (
+            "DATABASE_URL",
+            "POSTGRES_PASSWORD",
+            "FRYCAST_OWNER_PASSWORD",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "ANTHROPIC_API_KEY",
+            "MLFLOW_TRACKING_URI",
+        ):
+            assert secret not in env, f"{name} is given {secret}"
+    # MLflow's server writes its tracking store as the pipeline's owner, not the superuser
+    mlflow = " ".join(services["mlflow"]["command"])
+    assert "--backend-store-uri=postgresql+psycopg://frycast_owner:" in mlflow
