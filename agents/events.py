@@ -18,9 +18,38 @@ _SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
 FULL_RESULT_CAP = 256_000  # characters of a tool result kept verbatim in the trail
 
 
-def _clean(payload) -> str:
-    """JSON with anything that looks like an API key blanked out."""
-    return _SECRET.sub("[redacted]", json.dumps(payload, default=str))
+def _clean(payload, secrets: tuple[str, ...] = ()) -> str:
+    """JSON with the configured secrets (by value) and anything that looks like an API key
+    blanked out."""
+    text = json.dumps(payload, default=str)
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+        text = text.replace(json.dumps(secret)[1:-1], "[redacted]")  # as JSON escapes it
+    return _SECRET.sub("[redacted]", text)
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return _SECRET.sub("[redacted]", text)
+
+
+def configured_secrets(settings) -> tuple[str, ...]:
+    """The secrets a setting holds (keys, passwords, the passwords in URLs), longest first."""
+    from urllib.parse import urlsplit
+
+    values = [
+        settings.anthropic_api_key,
+        settings.aws_secret_access_key,
+        settings.aws_access_key_id,
+        settings.owner_password,
+        settings.reader_password,
+    ]
+    for url in (settings.database_url, settings.reader_url, settings.mlflow_tracking_uri):
+        if url:
+            values.append(urlsplit(url).password)
+    # short values would blank out ordinary words
+    return tuple(sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True))
 
 
 def kept_result(output: str) -> dict:
@@ -36,8 +65,8 @@ def kept_result(output: str) -> dict:
 
 
 class EventLog:
-    def __init__(self, url: str, run_id: int, agent: str) -> None:
-        self.url, self.run_id, self.agent = url, run_id, agent
+    def __init__(self, url: str, run_id: int, agent: str, secrets: tuple[str, ...] = ()) -> None:
+        self.url, self.run_id, self.agent, self.secrets = url, run_id, agent, secrets
         with psycopg.connect(url) as conn:
             self.review_id = conn.execute(
                 "select nextval(pg_get_serial_sequence('forecast.agent_reviews', 'review_id'))"
@@ -50,7 +79,14 @@ class EventLog:
             conn.execute(
                 "insert into forecast.agent_events (review_id, run_id, agent, seq, kind, payload)"
                 " values (%s, %s, %s, %s, %s, %s)",
-                (self.review_id, self.run_id, self.agent, self.seq, kind, _clean(payload)),
+                (
+                    self.review_id,
+                    self.run_id,
+                    self.agent,
+                    self.seq,
+                    kind,
+                    _clean(payload, self.secrets),
+                ),
             )
 
 
@@ -76,8 +112,8 @@ def record_review(
                 log.run_id,
                 verdict.gate,
                 verdict.verdict,
-                verdict.summary,
-                json.dumps(verdict.findings, default=str),
+                _scrub(verdict.summary, log.secrets),
+                _clean(verdict.findings, log.secrets),
                 model,
                 verdict.offline,
                 verdict.severity,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-from agents.events import EventLog, record_review
+from agents.events import EventLog, configured_secrets, record_review
 from agents.loop import as_data, run_loop
 from agents.rules import SEVERITY, metric_gate, stricter
 from agents.schema import VERDICTS, validate
@@ -162,7 +162,7 @@ def review(
         raise ValueError(f"unknown reviewer {role!r}; one of {', '.join(ROLES)}")
     s = settings or get_settings()
     spec = ROLES[role]
-    events = EventLog(url, run_id, role)
+    events = EventLog(url, run_id, role, configured_secrets(s))
     ctx = Context(
         url,
         run_id,

@@ -149,8 +149,29 @@ def seed(
 
 def _finish_import(report, strict: bool) -> None:
     typer.echo(report.summary(), err=bool(report.rejected))
+    if report.skipped_as_duplicate_of is None and report.rows_loaded == 0:
+        typer.echo(f"{report.path}: no line could be loaded", err=True)
+        raise typer.Exit(1)
     if report.rejected and strict:
         raise typer.Exit(1)  # good rows are loaded; the exit code tells scripts some were not
+
+
+def _import(source: str, file: Path, strict: bool, load) -> None:
+    """Run one import: a file-level problem or an unexpected error is recorded as a failed batch
+    and reported in one line with exit 2, never as a traceback; earlier batches stay loaded."""
+    from ingest.batches import record_failed_batch
+    from ingest.csvfile import InputFileError
+
+    url = _url()
+    try:
+        report = load(url)
+    except InputFileError as exc:
+        _fail(exc)  # the importer recorded the failed batch
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the user gets a line, not a trace
+        message = f"{file}: unexpected error while importing: {type(exc).__name__}: {exc}"
+        record_failed_batch(url, source, str(file), message[:2000])
+        _fail(message)
+    _finish_import(report, strict)
 
 
 _STRICT = typer.Option(help="exit 1 when any line was rejected (good lines still load)")
@@ -167,15 +188,14 @@ def import_daily_cmd(
 ) -> None:
     """Import a CSV with the contract's daily columns: restaurant_id, sku_id, sale_date, units
     [, net_sales, unit_price, on_promo]. Exit 2 if the file as a whole cannot be loaded."""
-    from ingest.csvfile import InputFileError
-    from ingest.daily import import_daily
+    from ingest.daily import SOURCE, import_daily
 
-    try:
-        _finish_import(
-            import_daily(_url(), file, register_new=register_new, encoding=encoding), strict
-        )
-    except InputFileError as exc:
-        _fail(exc)
+    _import(
+        SOURCE,
+        file,
+        strict,
+        lambda url: import_daily(url, file, register_new=register_new, encoding=encoding),
+    )
 
 
 @import_app.command("orders")
@@ -200,30 +220,28 @@ def import_orders_cmd(
     strict: Annotated[bool, _STRICT] = False,
 ) -> None:
     """Import point-of-sale order lines, aggregated to restaurant × SKU × day."""
-    from ingest.csvfile import InputFileError
-    from ingest.orders import OrderColumns, Restaurant, import_orders
+    from ingest.orders import SOURCE, OrderColumns, Restaurant, import_orders
 
     cols = OrderColumns(order_col, date_col, item_col, qty_col, price_col or None)
-    try:
-        _finish_import(
-            import_orders(
-                _url(),
-                file,
-                Restaurant(restaurant, region, city, fmt),
-                columns=cols,
-                dayfirst=dayfirst,
-                date_format=date_format,
-                prices=prices,
-                product_groups=product_groups,
-                encoding=encoding,
-            ),
-            strict,
-        )
-    except InputFileError as exc:
-        _fail(exc)
+    _import(
+        SOURCE,
+        file,
+        strict,
+        lambda url: import_orders(
+            url,
+            file,
+            Restaurant(restaurant, region, city, fmt),
+            columns=cols,
+            dayfirst=dayfirst,
+            date_format=date_format,
+            prices=prices,
+            product_groups=product_groups,
+            encoding=encoding,
+        ),
+    )
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception | str) -> None:
     typer.echo(f"error: {exc}\n(nothing from this file was loaded; see raw.load_batches)", err=True)
     raise typer.Exit(2)
 
@@ -404,8 +422,7 @@ def run_pipeline(
         fold_horizon=fold_horizon,
         models=_model_names(models),
         reconciler=reconciler,
-        url=_url(),
-    )
+    )  # no url: the flow logs in itself, so no password becomes a Prefect flow-run parameter
     typer.echo(
         f"run {result['run_id']} published (data quality: {result['data_quality']}, "
         f"metrics: {result['metrics']}); served in marts.fct_forecast"
@@ -445,7 +462,7 @@ def drift(
     """Compare new actuals with the published forecast; store forecast.drift_metrics."""
     from flows.drift import drift_check
 
-    result = drift_check(url=_url(), trigger=trigger)
+    result = drift_check(trigger=trigger)  # the flow logs in itself (no URL as a parameter)
     typer.echo(result["summary"])
     if "triage" in result:
         typer.echo(f"triage: {result['triage']['verdict']} — {result['triage']['summary']}")

@@ -235,7 +235,7 @@ def measure_drift(url: str) -> dict:
 @flow(name="drift_check", log_prints=True)
 def drift_check(url: str | None = None, trigger: bool = False) -> dict:
     """Measure drift of the published forecast; optionally re-run the pipeline when it drifted."""
-    url = url or pipeline_url()
+    given, url = url, url or pipeline_url()
     result = measure_drift(url)
     print(result["summary"])
     if result.get("run_id") is None:  # nothing published: nothing to triage
@@ -248,7 +248,7 @@ def drift_check(url: str | None = None, trigger: bool = False) -> dict:
         from flows.pipeline import forecast_pipeline
 
         print("the triage asks for a retrain: running forecast_pipeline")
-        result["triggered"] = forecast_pipeline(url=url)
+        result["triggered"] = forecast_pipeline(url=given)  # it logs in itself when not given
     return result
 
 

@@ -79,11 +79,13 @@ def start_run(url: str, horizon: int) -> int:
 def dbt_build(url: str, args: list[str]) -> DbtResult:
     name = "warehouse" if args == WAREHOUSE_MODELS else "forecast marts"
     with stage(f"dbt build ({name})"):
-        result = run_dbt(args, url)
-        if args == WAREHOUSE_MODELS:
-            restored = run_dbt(FORECAST_VIEWS, url)
-            if not restored.success:
-                get_run_logger().warning("forecast marts not restored: %s", restored.failures)
+        try:
+            result = run_dbt(args, url)
+        finally:  # even when the build failed or was interrupted, serve the forecast marts again
+            if args == WAREHOUSE_MODELS:
+                restored = run_dbt(FORECAST_VIEWS, url)
+                if not restored.success:
+                    get_run_logger().warning("forecast marts not restored: %s", restored.failures)
     get_run_logger().info(
         "dbt %s: %d passed, %d failed", " ".join(args), result.passed, result.failed
     )
@@ -200,7 +202,7 @@ def forecast_pipeline(
         "reconciler": reconciler,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    with pipeline_lock(url):
+    with pipeline_lock(url) as lock:
         before = published_run(url)
         run_id = start_run(url, horizon or s.horizon_days)
         try:
@@ -209,6 +211,7 @@ def forecast_pipeline(
             dq = data_quality_review(url, run_id)
             if not dq.go:
                 raise GateHalted(f"data-quality gate: {dq.summary}")
+            lock.check()  # a run that lost its lock writes and publishes nothing
             report = forecast(url, run_id, overrides)
             feature_advice(url, run_id)
             marts = dbt_build(url, FORECAST_MARTS)
@@ -217,6 +220,7 @@ def forecast_pipeline(
             review = metric_review(url, run_id)
             if not review.go:
                 raise GateHalted(f"metric gate: {review.summary}")
+            lock.check()
             publish(url, run_id)
         except BaseException as exc:
             finish_run(url, run_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:2000])

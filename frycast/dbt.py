@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+
+import psycopg
 
 from frycast.db import dbt_env
 from frycast.settings import Settings, get_settings
@@ -19,11 +22,27 @@ class DbtResult:
     tests: list[tuple[str, str | None, str, int | None, str]] = field(default_factory=list)
 
 
+BUILDS = {"build", "run"}  # the commands that take in batches
+
+
+def high_water_mark(url: str) -> int:
+    """The newest loaded batch now: what a build starting now takes in, and no more."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select coalesce(max(batch_id), 0) from raw.load_batches where status = 'loaded'"
+        ).fetchone()[0]
+
+
 def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtResult:
-    """``dbt <args>`` with the profile pointed at ``url``; returns what passed and what failed."""
+    """``dbt <args>`` with the profile pointed at ``url``; returns what passed and what failed.
+
+    A build or run is bounded by one high-water mark fixed at its start (``through_batch_id``),
+    so every incremental model takes in, and records, the same batches."""
     from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
 
     s = settings or get_settings()
+    if args and args[0] in BUILDS and "--vars" not in args:
+        args = [*args, "--vars", json.dumps({"through_batch_id": high_water_mark(url)})]
     env = {
         **dbt_env(url),
         "FRYCAST_DBT_THREADS": str(s.dbt_threads),

@@ -159,10 +159,15 @@ def _prepare_ownership(wh: EmbeddedWarehouse) -> None:
     shutil.chown(wh.logfile, entry.pw_uid, entry.pw_gid)
 
 
+# The server inherits only these: never the user's API keys, S3 secrets or database URLs.
+_SERVER_ENV = ("PATH", "TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TMPDIR")
+
+
 def _run(args: list[str], wh: EmbeddedWarehouse, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [str(POSTGRES_BIN_PATH / args[0]), *args[1:]]
     result = subprocess.run(
         cmd,
+        env={k: v for k, v in os.environ.items() if k in _SERVER_ENV},
         capture_output=True,
         text=True,
         user=_RUN_AS if _as_root() else None,

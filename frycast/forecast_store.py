@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pandas as pd
 import psycopg
@@ -149,19 +149,46 @@ def _chunks(frame: pd.DataFrame, size: int = 500_000):
 PIPELINE_LOCK = 727_001  # pg advisory lock key: one forecasting pipeline at a time
 
 
+class LockLost(RuntimeError):
+    """The session holding the pipeline lock is gone: another run may now be writing."""
+
+
+class HeldLock:
+    """The pipeline lock's session; ``check()`` before a step that must not run unlocked."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def check(self) -> None:
+        try:
+            held = self.conn.execute(
+                """select exists (select 1 from pg_locks where locktype = 'advisory'
+                                    and objid = %s and pid = pg_backend_pid() and granted
+                                    and database = (select oid from pg_database
+                                                     where datname = current_database()))""",
+                (PIPELINE_LOCK,),
+            ).fetchone()[0]
+        except psycopg.Error as exc:
+            raise LockLost(f"the pipeline lock's session is gone ({exc})") from exc
+        if not held:
+            raise LockLost("the pipeline lock is no longer held by this run")
+
+
 @contextmanager
 def pipeline_lock(url: str, wait: bool = True):
     """Hold the pipeline's advisory lock for the duration: a second run waits (serialises)
-    instead of interleaving its writes and publish with the first one's."""
+    instead of interleaving its writes and publish with the first one's. Yields a
+    :class:`HeldLock` whose ``check()`` says whether the lock is still held."""
     with psycopg.connect(url, autocommit=True) as conn:
         if wait:
             conn.execute("select pg_advisory_lock(%s)", (PIPELINE_LOCK,))
         elif not conn.execute("select pg_try_advisory_lock(%s)", (PIPELINE_LOCK,)).fetchone()[0]:
             raise RuntimeError("another forecasting pipeline is running")
         try:
-            yield
+            yield HeldLock(conn)
         finally:
-            conn.execute("select pg_advisory_unlock(%s)", (PIPELINE_LOCK,))
+            with suppress(psycopg.Error):  # a lost session released the lock already
+                conn.execute("select pg_advisory_unlock(%s)", (PIPELINE_LOCK,))
 
 
 def fail_abandoned_runs(url: str) -> list[int]:

@@ -63,13 +63,20 @@ class Window:
 
 
 def validation_window(url: str) -> Window:
+    """The batches to check: after what the last succeeded run checked, through what staging was
+    built through (a batch loaded since the build began is checked with the build that takes it
+    in, not skipped). Before staging exists: through the newest loaded batch."""
     with psycopg.connect(url) as conn:
-        after, through = conn.execute(
-            """select (select coalesce(max(validated_through_batch_id), 0)
-                         from forecast.forecast_runs where status = 'succeeded'),
-                      (select coalesce(max(batch_id), 0)
-                         from raw.load_batches where status = 'loaded')"""
-        ).fetchone()
+        after = conn.execute(
+            """select coalesce(max(validated_through_batch_id), 0)
+                 from forecast.forecast_runs where status = 'succeeded'"""
+        ).fetchone()[0]
+        staged = conn.execute("select to_regclass('staging.stg_raw__daily_sales')").fetchone()[0]
+        through = conn.execute(
+            "select coalesce(max(built_through_batch_id), 0) from staging.stg_raw__daily_sales"
+            if staged
+            else "select coalesce(max(batch_id), 0) from raw.load_batches where status = 'loaded'"
+        ).fetchone()[0]
     return Window(min(after, through), through)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import psycopg
 
@@ -74,3 +75,13 @@ def already_loaded(
         (source, file_sha256, json.dumps(params)),
     ).fetchone()
     return None if row is None else int(row[0])
+
+
+PLAUSIBLE_SINCE = date(2000, 1, 1)
+
+
+def earliest_plausible_day(conn: psycopg.Connection) -> date:
+    """The first day a sale may carry: 2000-01-01, or a year before the chain's first opening
+    when a restaurant opened earlier. Anything before is a typo (1900-01-01) or a wrong format."""
+    first = conn.execute("select min(opened_on) from raw.restaurants").fetchone()[0]
+    return min(PLAUSIBLE_SINCE, first - timedelta(days=365)) if first else PLAUSIBLE_SINCE

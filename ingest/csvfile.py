@@ -13,7 +13,13 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+FIELD_LIMIT = 128 * 1024  # characters in one field: past it, the line is rejected
+MAX_UNITS = 1_000_000  # one item in one restaurant on one day: more is not a sale, it is a typo
+MONEY_LIMITS = {"net_sales": 1e10, "unit_price": 1e8}  # numeric(12, 2) and numeric(10, 2)
+csv.field_size_limit(FIELD_LIMIT)
 
 
 class InputFileError(ValueError):
@@ -62,6 +68,8 @@ def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> 
     sha = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise InputFileError(path, None, None, "file is empty")
+    if b"\n" not in data and b"\r" in data:  # old Mac line ends: CR only
+        data = data.replace(b"\r", b"\n")
     ends_mid_line = not data.endswith(b"\n")
     raw_lines = data.split(b"\n")
     if not ends_mid_line:
@@ -76,7 +84,15 @@ def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> 
             f"header is not valid {encoding}; the file may use another encoding "
             "(pass --encoding, e.g. --encoding cp1252)",
         )
-    header = [h.strip() for h in next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]))]
+    try:
+        header = [h.strip() for h in next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]))]
+    except csv.Error as exc:
+        raise InputFileError(path, 1, None, f"header cannot be read: {exc}") from exc
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise InputFileError(
+            path, 1, ", ".join(repeated), f"the header names {', '.join(repeated)} more than once"
+        )
     missing = [c for c in required if c not in header]
     if missing:
         raise InputFileError(
@@ -106,7 +122,17 @@ def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> 
         text = text.rstrip("\r")
         if not text.strip():
             continue
-        fields = next(csv.reader([text]))
+        if "\x00" in text:
+            rejected.append(Rejection(line_no, None, "the line contains a NUL byte", text))
+            continue
+        try:
+            fields = next(csv.reader([text]))
+        except csv.Error as exc:  # a field over FIELD_LIMIT
+            reason = str(exc)
+            if "field larger" in reason:
+                reason = f"a field is longer than {FIELD_LIMIT // 1024} KiB"
+            rejected.append(Rejection(line_no, None, reason, text))
+            continue
         if len(fields) != n_fields:
             truncated = ends_mid_line and line_no == last and len(fields) < n_fields
             reason = (
@@ -185,13 +211,31 @@ def parse_number(values: pd.Series) -> pd.Series:
 
 
 def flag_quantity(check: RowChecker, column: str, *, allow_zero: bool = True) -> pd.Series:
-    """Check a unit count column: numeric, whole, not negative. Returns it as floats."""
+    """Check a unit count column: written as a whole number (no exponent, no infinity), not
+    negative, at most MAX_UNITS. Returns it as floats."""
     raw = check.frame[column].str.strip()
     qty = parse_number(raw)
     check.flag(raw == "", column, "missing quantity")
     check.flag(qty.isna(), column, "non-numeric quantity " + raw.map(repr))
+    check.flag(~np.isfinite(qty), column, "quantity is not a finite number: " + raw.map(repr))
     check.flag(qty < 0, column, "negative quantity " + raw)
     if not allow_zero:
         check.flag(qty == 0, column, "zero quantity")
     check.flag(qty != qty.round(), column, "quantity is not a whole number: " + raw)
+    plain = raw.str.fullmatch(r"\+?\d+(\.0*)?")
+    check.flag(~plain, column, "quantity is not written as a plain number: " + raw.map(repr))
+    check.flag(qty > MAX_UNITS, column, f"implausible quantity (over {MAX_UNITS:,} a day): " + raw)
     return qty
+
+
+def flag_money(check: RowChecker, column: str) -> pd.Series:
+    """Check an optional money column: blank is missing (NaN); otherwise a finite, non-negative
+    number within its column's precision. Returns it as floats."""
+    raw = check.frame[column].str.strip()
+    val = parse_number(raw)
+    check.flag((raw != "") & val.isna(), column, f"non-numeric {column} " + raw.map(repr))
+    check.flag(val.notna() & ~np.isfinite(val), column, f"{column} is not finite: " + raw.map(repr))
+    check.flag(val < 0, column, f"negative {column} " + raw)
+    limit = MONEY_LIMITS.get(column, 1e10)
+    check.flag(val.abs() >= limit, column, f"{column} beyond {limit:,.0f}: " + raw)
+    return val

@@ -11,6 +11,7 @@ import psycopg
 from ingest.batches import (
     already_loaded,
     close_batch,
+    earliest_plausible_day,
     lock_loads,
     open_batch,
     record_failed_batch,
@@ -21,8 +22,8 @@ from ingest.csvfile import (
     CsvFile,
     InputFileError,
     RowChecker,
+    flag_money,
     flag_quantity,
-    parse_number,
     read_csv,
 )
 from ingest.report import ImportReport, write_rejections
@@ -91,6 +92,12 @@ def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
         "unparseable date " + raw_date.map(repr) + " (expected YYYY-MM-DD)",
     )
     check.flag(sale_date.dt.date > date.today(), "sale_date", "date in the future: " + raw_date)
+    floor = earliest_plausible_day(conn)
+    check.flag(
+        sale_date.dt.date < floor,
+        "sale_date",
+        f"implausible date (before {floor}): " + raw_date,
+    )
 
     units = flag_quantity(check, "units")
     out = pd.DataFrame(
@@ -103,11 +110,7 @@ def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
     )
     for col in ("net_sales", "unit_price"):
         if col in f:
-            raw = f[col].str.strip()
-            val = parse_number(raw)
-            check.flag((raw != "") & val.isna(), col, f"non-numeric {col} " + raw.map(repr))
-            check.flag(val < 0, col, f"negative {col} " + raw)
-            out[col] = val
+            out[col] = flag_money(check, col)
         else:
             out[col] = float("nan")
     if "on_promo" in f:

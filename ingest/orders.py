@@ -11,19 +11,28 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
 
 from ingest.batches import (
     already_loaded,
     close_batch,
+    earliest_plausible_day,
     lock_loads,
     open_batch,
     record_failed_batch,
 )
 from ingest.calendar import ensure_region_calendars
 from ingest.copy import SALES_COLUMNS, copy_frames
-from ingest.csvfile import InputFileError, RowChecker, flag_quantity, parse_number, read_csv
+from ingest.csvfile import (
+    MONEY_LIMITS,
+    InputFileError,
+    RowChecker,
+    flag_quantity,
+    parse_number,
+    read_csv,
+)
 from ingest.report import ImportReport, write_rejections
 
 SOURCE = "orders_csv"
@@ -105,12 +114,21 @@ def import_orders(
         ),
     )
     check.flag(stamp.dt.date > date.today(), columns.date, "date in the future: " + f[columns.date])
+    with psycopg.connect(url) as conn:
+        floor = earliest_plausible_day(conn)
+    check.flag(
+        stamp.dt.date < floor,
+        columns.date,
+        f"implausible date (before {floor}): " + f[columns.date],
+    )
     qty = flag_quantity(check, columns.quantity)
     if columns.price:
+        # a bad or blank price leaves the price unknown; the units still count
         raw_price = f[columns.price].str.strip()
         price = parse_number(raw_price)
-        check.flag(price.isna(), columns.price, "non-numeric price " + raw_price.map(repr))
-        check.flag(price < 0, columns.price, "negative price " + raw_price)
+        price = price.where(
+            np.isfinite(price) & (price >= 0) & (price < MONEY_LIMITS["unit_price"])
+        )
     else:
         price = item.map(list_prices).astype(float)
 
@@ -133,9 +151,14 @@ def import_orders(
         }
     )
     lines["sku_id"] = lines["sku_name"].map(slugify)
-    daily = lines.groupby(["sku_id", "sale_date"], as_index=False).agg(
-        units=("units", "sum"), net_sales=("revenue", "sum")
+    daily = (
+        lines.assign(unpriced=lines["revenue"].isna())
+        .groupby(["sku_id", "sale_date"], as_index=False)
+        .agg(units=("units", "sum"), net_sales=("revenue", "sum"), unpriced=("unpriced", "any"))
     )
+    # a day with any unpriced line has unknown net sales: empty, never 0.00 or a partial sum
+    daily.loc[daily["unpriced"], "net_sales"] = np.nan
+    unpriced_lines = int(lines["revenue"].isna().sum())
     daily["units"] = daily["units"].astype("int64")
     daily["net_sales"] = daily["net_sales"].round(2)
     daily["unit_price"] = (daily["net_sales"] / daily["units"].where(daily["units"] > 0)).round(2)
@@ -174,7 +197,12 @@ def import_orders(
             rows_read=csv.lines_read,
             rows_loaded=loaded,
             rows_rejected=len(rejected),
-            message=f"{int(ok.sum())} order lines aggregated to {loaded} daily rows",
+            message=f"{int(ok.sum())} order lines aggregated to {loaded} daily rows"
+            + (
+                f"; {unpriced_lines} lines had no usable price (net sales left empty on their days)"
+                if unpriced_lines
+                else ""
+            ),
         )
     return ImportReport(csv.path, batch, csv.lines_read, loaded, rejected)
 

@@ -50,11 +50,20 @@ class ImportReport:
         return "\n".join(lines)
 
 
+PAYLOAD_CAP = 4000  # characters of a rejected line kept (the line number finds the rest)
+
+
+def _stored(payload: str) -> str:
+    """A rejected line as text PostgreSQL can hold: NUL bytes shown, long lines cut."""
+    text = payload.replace("\x00", "\\x00")
+    return text if len(text) <= PAYLOAD_CAP else text[:PAYLOAD_CAP] + f"… [{len(text)} chars]"
+
+
 def write_rejections(conn: psycopg.Connection, batch_id: int, rejected: list[Rejection]) -> None:
     if not rejected:
         return
     df = pd.DataFrame(
-        [(batch_id, r.line_no, r.column, r.reason, r.payload) for r in rejected],
+        [(batch_id, r.line_no, r.column, r.reason, _stored(r.payload)) for r in rejected],
         columns=["batch_id", "line_no", "column", "reason", "payload"],
     ).sort_values("line_no")
     copy_frames(conn, "raw.rejected_rows", list(df.columns), [df])

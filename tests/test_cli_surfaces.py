@@ -58,3 +58,18 @@ def test_frycast_docs_generates_as_the_reader(env, monkeypatch):
     CliRunner().invoke(cli.app, ["docs", "--no-serve"])
     assert seen["args"] == ["docs", "generate", "--no-compile"]
     assert seen["url"].startswith(f"postgresql://{READER}@")
+
+
+def test_frycast_run_passes_no_login_to_prefect(env, monkeypatch):
+    """Flow-run parameters show in the Prefect UI: the flow logs in itself, so no URL (and no
+    password) is one of them."""
+    called = {}
+
+    def fake_flow(**kwargs):
+        called.update(kwargs)
+        return {"run_id": 1, "data_quality": "proceed", "metrics": "publish"}
+
+    monkeypatch.setattr("flows.pipeline.forecast_pipeline", fake_flow)
+    result = CliRunner().invoke(cli.app, ["run", "--horizon", "28"])
+    assert result.exit_code == 0, result.output
+    assert "url" not in called and called["horizon"] == 28

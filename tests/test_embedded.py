@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,10 +18,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_embedded_warehouse_starts_serves_and_stops(tmp_path):
+def test_embedded_warehouse_starts_serves_and_stops(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-embedded-secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3-embedded-secret")
     wh = EmbeddedWarehouse(tmp_path / "wh", _free_port(), "frycast")
     try:
         url = wh.up()
+        # the server runs with a minimal environment: none of the user's secrets
+        pid = (wh.pgdata / "postmaster.pid").read_text().split()[0]
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"PATH=" in environ
+        assert b"embedded-secret" not in environ
         assert wh.is_running()
         assert url == f"postgresql://postgres@127.0.0.1:{wh.port}/frycast"
         assert wh.up() == url  # reuse, not a second server

@@ -1,9 +1,17 @@
 {#- Incremental sales models (staging, restaurant days, fct_daily_sales) take in only what newer
-    loaded batches brought. Each row records the latest loaded batch when it was built
-    (`built_through_batch_id`); the next run picks up batches after it. -#}
+    loaded batches brought. One high-water mark bounds a whole dbt invocation: the newest loaded
+    batch when it started (var `through_batch_id`, set by frycast.dbt.run_dbt). Staging reads no
+    batch past it and every model records it (`built_through_batch_id`), so a batch committed
+    while a build is under way is taken in whole by the next build, never skipped by the models
+    built after it. Without the var (dbt run by hand) each statement reads the newest batch. -#}
 
 {% macro latest_loaded_batch() -%}
-    (select coalesce(max(batch_id), 0) from {{ ref('stg_raw__load_batches') }} where status = 'loaded')
+    {%- set batches = ref('stg_raw__load_batches') -%}
+    {%- if var('through_batch_id', none) is not none -%}
+        {{ var('through_batch_id') | int }}
+    {%- else -%}
+        (select coalesce(max(batch_id), 0) from {{ batches }} where status = 'loaded')
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The batch a table was built through, as a literal read when the model or test runs (0 before

@@ -12,6 +12,7 @@ raw_rows as (
         on sales.batch_id = batches.batch_id and batches.status = 'loaded'
     where
         sales.batch_id >= {{ first_batch_taken_in(ref('stg_raw__daily_sales')) }}
+        and sales.batch_id <= {{ built_through(ref('stg_raw__daily_sales')) }}
         and sales.batch_id > {{ oldest_loaded_batch() }}
 )
 

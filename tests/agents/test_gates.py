@@ -209,3 +209,27 @@ def test_a_tool_result_is_kept_whole_in_the_trail(blank_warehouse):
     )[0][0]
     assert kept["chars"] == len(kept["content"]) > 5000
     assert json.loads(kept["content"])["rows"] == [["y" * 5000]]
+
+
+def test_configured_secrets_never_reach_the_trail(blank_warehouse):
+    # GIVEN keys and passwords that look like nothing in particular
+    settings = Settings(
+        ANTHROPIC_API_KEY="corp-proxy-key-7f3a9",
+        FRYCAST_READER_PASSWORD="reader-pw-91c2",
+        FRYCAST_AGENT_RETRIES=0,
+    )
+    run_id = write_run(blank_warehouse)
+    # WHEN a tool result happens to carry them
+    replay = Replay(
+        [
+            tool_use(1, "sql", {"query": "select 'corp-proxy-key-7f3a9', 'reader-pw-91c2'"}),
+            final(2, _verdict("publish", "ok corp-proxy-key-7f3a9")),
+        ]
+    )
+    review("metrics", blank_warehouse, run_id, settings=settings, client=replay.client())
+    # THEN the audit trail holds neither, by value
+    trail = query(blank_warehouse, "select payload::text from forecast.agent_events")
+    assert trail and not any("7f3a9" in t or "91c2" in t for (t,) in trail)
+    assert any("[redacted]" in t for (t,) in trail)
+    summary = query(blank_warehouse, "select summary from forecast.agent_reviews")[0][0]
+    assert summary == "ok [redacted]"

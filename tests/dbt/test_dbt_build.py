@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from frycast.dbt import run_dbt
+from frycast.dbt import high_water_mark, run_dbt
 from frycast.panel_io import load_panel, stale_restaurants
 from ingest.daily import import_daily
 from ingest.generator import ChainSpec
@@ -212,6 +213,31 @@ def test_an_incremental_build_matches_a_full_rebuild(built):
     assert run_dbt(["build", "--select", "+feat_daily_sales", "--full-refresh"], built).success
     assert _sales(built) == incremental
     assert query(built, "select * from features.feat_daily_sales order by 1, 2, 3") == features
+
+
+def test_a_batch_loaded_while_a_build_runs_reaches_the_mart_on_the_next_build(built, tmp_path):
+    # GIVEN a build that started before a new batch was committed: staging is built first,
+    # then the file is imported, then the models after staging run in the same invocation
+    # (one high-water mark, as run_dbt fixes it at the invocation's start)
+    header = "restaurant_id,sku_id,sale_date,units,net_sales,unit_price,on_promo\n"
+    early, late = tmp_path / "early.csv", tmp_path / "late.csv"
+    early.write_text(header + "HAND,HAND-A,2024-03-13,5,12.50,2.50,false\n")
+    late.write_text(header + "HAND,HAND-B,2024-03-13,7,21.00,3.00,false\n")
+    import_daily(built, early)
+    mark = ["--vars", json.dumps({"through_batch_id": high_water_mark(built)})]
+    assert run_dbt(["run", "--select", "stg_raw__daily_sales", *mark], built).success
+    import_daily(built, late)  # committed while the build is under way
+    rest = ["run", "--select", "+feat_daily_sales", "--exclude", "stg_raw__daily_sales"]
+    assert run_dbt([*rest, *mark], built).success
+    assert _hand(built, "HAND-A")[date(2024, 3, 13)] == (5,)  # the early batch is in
+    assert _hand(built, "HAND-B").get(date(2024, 3, 13)) in (None, (0,))  # the late one: not yet
+    # WHEN the next build runs (no full refresh)
+    result = run_dbt(["build", "--select", "+feat_daily_sales"], built)
+    # THEN the batch is in the mart, and the mart still holds every staged unit
+    assert result.success, "\n".join(result.failures)
+    assert _hand(built, "HAND-B")[date(2024, 3, 13)] == (7,)
+    staged = scalar(built, "select sum(units) from staging.stg_raw__daily_sales")
+    assert scalar(built, "select sum(units) from marts.fct_daily_sales") == staged
 
 
 def test_a_reseed_rebuilds_the_incremental_tables_in_full(built):

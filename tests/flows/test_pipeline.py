@@ -16,7 +16,7 @@ from flows.drift import drift_check
 from flows.pipeline import GateHalted, forecast_pipeline
 from frycast.db import OWNER, login_url
 from frycast.dbt import run_dbt
-from frycast.forecast_store import published_run
+from frycast.forecast_store import PIPELINE_LOCK, LockLost, published_run
 from ingest.daily import import_daily
 from ingest.seed import seed
 from tests.conftest import _clone, _drop, _with_db, query, scalar
@@ -157,6 +157,33 @@ def test_a_failure_mid_run_keeps_the_published_run_served(warehouse, first, monk
     # its rows were written, but nobody reads them: the served run is unchanged
     assert published_run(warehouse) == served
     assert scalar(warehouse, "select max(run_id) from marts.fct_forecast") == served
+
+
+def test_a_run_that_lost_its_lock_does_not_publish(warehouse, first, monkeypatch):
+    # GIVEN the lock's session is terminated while the run is being reviewed
+    served = published_run(warehouse)
+    review = pipeline.metric_review.fn
+
+    def review_then_lose_the_lock(url, run_id):
+        query(
+            warehouse,
+            "select pg_terminate_backend(pid) from pg_locks"
+            " where locktype = 'advisory' and objid = %s"
+            " and database = (select oid from pg_database where datname = current_database())",
+            (PIPELINE_LOCK,),
+        )
+        return review(url, run_id)
+
+    monkeypatch.setattr(pipeline.metric_review, "fn", review_then_lose_the_lock)
+    # WHEN the run reaches publish THEN it stops there, failed, and the served run stays
+    with pytest.raises(LockLost):
+        forecast_pipeline(url=warehouse, **CHEAP)
+    status, published = query(
+        warehouse,
+        "select status, published from forecast.forecast_runs order by run_id desc limit 1",
+    )[0]
+    assert (status, published) == ("failed", False)
+    assert published_run(warehouse) == served
 
 
 def _halted_run(warehouse) -> tuple[int, str]:

@@ -6,7 +6,14 @@ import threading
 
 import pytest
 
-from frycast.forecast_store import fail_abandoned_runs, open_run, pipeline_lock, publish_run
+from frycast.forecast_store import (
+    PIPELINE_LOCK,
+    LockLost,
+    fail_abandoned_runs,
+    open_run,
+    pipeline_lock,
+    publish_run,
+)
 from tests.conftest import query
 
 
@@ -29,6 +36,22 @@ def test_a_second_pipeline_waits_for_the_first(blank_warehouse):
     release.set()
     t.join()
     with pipeline_lock(blank_warehouse, wait=False):  # free again
+        pass
+
+
+def test_the_lock_knows_when_its_session_was_lost(blank_warehouse):
+    with pipeline_lock(blank_warehouse) as lock:
+        lock.check()  # held
+        query(
+            blank_warehouse,
+            "select pg_terminate_backend(pid) from pg_locks"
+            " where locktype = 'advisory' and objid = %s"
+            " and database = (select oid from pg_database where datname = current_database())",
+            (PIPELINE_LOCK,),
+        )
+        with pytest.raises(LockLost):
+            lock.check()
+    with pipeline_lock(blank_warehouse, wait=False):  # and it is free for the next run
         pass
 
 

@@ -26,6 +26,7 @@ loaded_batches as (
     select batch_id from {{ source('raw', 'load_batches') }}
     where
         status = 'loaded'
+        and batch_id <= {{ latest_loaded_batch() }}
         {% if is_incremental() %}
             and batch_id > {{ built_through(this) }}
         {% endif %}
