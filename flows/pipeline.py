@@ -95,7 +95,7 @@ def dbt_build(url: str, args: list[str]) -> DbtResult:
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
 def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
     with stage("data quality (GX)"):
-        window = quality.validation_window(url)
+        window = quality.validation_window(url, dbt_result.through_batch_id)
         checks = quality.run_expectations(url, window) + [quality.freshness(url)]
         quality.mark_validated(url, run_id, window)
     checks += quality.dbt_checks(dbt_result)

@@ -20,6 +20,7 @@ class DbtResult:
     failures: list[str]
     # every dbt test that ran: (name, relation it tests, status, failing rows, message)
     tests: list[tuple[str, str | None, str, int | None, str]] = field(default_factory=list)
+    through_batch_id: int | None = None  # the build's high-water mark (build and run only)
 
 
 BUILDS = {"build", "run"}  # the commands that take in batches
@@ -41,8 +42,10 @@ def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtR
     from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
 
     s = settings or get_settings()
+    through = None
     if args and args[0] in BUILDS and "--vars" not in args:
-        args = [*args, "--vars", json.dumps({"through_batch_id": high_water_mark(url)})]
+        through = high_water_mark(url)
+        args = [*args, "--vars", json.dumps({"through_batch_id": through})]
     env = {
         **dbt_env(url),
         "FRYCAST_DBT_THREADS": str(s.dbt_threads),
@@ -80,4 +83,4 @@ def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtR
             failures.append(f"{r.node.unique_id}: {status}: {(r.message or '').strip()[:300]}")
     if res.exception is not None:
         failures.append(f"dbt raised: {res.exception}")
-    return DbtResult(res.success and not failures, passed, len(failures), failures, tests)
+    return DbtResult(res.success and not failures, passed, len(failures), failures, tests, through)

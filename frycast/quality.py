@@ -62,15 +62,18 @@ class Window:
         return f"batches {self.after + 1}–{self.through}"
 
 
-def validation_window(url: str) -> Window:
-    """The batches to check: after what the last succeeded run checked, through what staging was
-    built through (a batch loaded since the build began is checked with the build that takes it
-    in, not skipped). Before staging exists: through the newest loaded batch."""
+def validation_window(url: str, through: int | None = None) -> Window:
+    """The batches to check: after what the last succeeded run checked, through the high-water
+    mark of the build just made (``through``; else what staging was built through; before
+    staging exists, the newest loaded batch). A batch loaded after the build began is checked
+    with the build that takes it in, never skipped."""
     with psycopg.connect(url) as conn:
         after = conn.execute(
             """select coalesce(max(validated_through_batch_id), 0)
                  from forecast.forecast_runs where status = 'succeeded'"""
         ).fetchone()[0]
+        if through is not None:
+            return Window(min(after, through), through)
         staged = conn.execute("select to_regclass('staging.stg_raw__daily_sales')").fetchone()[0]
         through = conn.execute(
             "select coalesce(max(built_through_batch_id), 0) from staging.stg_raw__daily_sales"

@@ -8,7 +8,7 @@
 {% macro latest_loaded_batch() -%}
     {%- set batches = ref('stg_raw__load_batches') -%}
     {%- if var('through_batch_id', none) is not none -%}
-        {{ var('through_batch_id') | int }}
+        {{ var('through_batch_id') | int }}::bigint
     {%- else -%}
         (select coalesce(max(batch_id), 0) from {{ batches }} where status = 'loaded')
     {%- endif -%}
