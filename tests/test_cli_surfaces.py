@@ -67,7 +67,14 @@ def test_frycast_run_passes_no_login_to_prefect(env, monkeypatch):
 
     def fake_flow(**kwargs):
         called.update(kwargs)
-        return {"run_id": 1, "data_quality": "proceed", "metrics": "publish"}
+        return {
+            "run_id": 1,
+            "published": True,
+            "data_quality": "proceed",
+            "metrics": "publish",
+            "snapshot": None,
+            "snapshot_error": None,
+        }
 
     monkeypatch.setattr("flows.pipeline.forecast_pipeline", fake_flow)
     result = CliRunner().invoke(cli.app, ["run", "--horizon", "28"])

@@ -20,14 +20,38 @@ begin
     end if;
 end
 $$;
-alter role frycast_owner nosuperuser nocreaterole nocreatedb nobypassrls noreplication login;
-alter role frycast_reader nosuperuser nocreaterole nocreatedb nobypassrls noreplication noinherit
-    login connection limit 50;
-alter role frycast_reader set default_transaction_read_only = on;
-alter role frycast_reader set statement_timeout = '30s';
-alter role frycast_reader set idle_in_transaction_session_timeout = '60s';
--- the old read-only path (the owner switching to the reader with `set role`) is gone
-revoke frycast_reader from frycast_owner;
+-- Role attributes are cluster-wide: change them only when they differ, so that applying this file
+-- to two databases of one server at once does not race on the same catalog rows.
+do $$
+begin
+    if exists (select from pg_roles where rolname = 'frycast_owner'
+                 and (rolsuper or rolcreaterole or rolcreatedb or rolbypassrls or rolreplication
+                      or not rolcanlogin)) then
+        alter role frycast_owner nosuperuser nocreaterole nocreatedb nobypassrls noreplication
+            login;
+    end if;
+    if exists (select from pg_roles where rolname = 'frycast_reader'
+                 and (rolsuper or rolcreaterole or rolcreatedb or rolbypassrls or rolreplication
+                      or rolinherit or not rolcanlogin or rolconnlimit <> 50)) then
+        alter role frycast_reader nosuperuser nocreaterole nocreatedb nobypassrls noreplication
+            noinherit login connection limit 50;
+    end if;
+    if not exists (select from pg_db_role_setting s
+                    where s.setrole = 'frycast_reader'::regrole and s.setdatabase = 0
+                      and s.setconfig @> array['default_transaction_read_only=on',
+                                               'statement_timeout=30s',
+                                               'idle_in_transaction_session_timeout=60s']) then
+        alter role frycast_reader set default_transaction_read_only = on;
+        alter role frycast_reader set statement_timeout = '30s';
+        alter role frycast_reader set idle_in_transaction_session_timeout = '60s';
+    end if;
+    -- the old read-only path (the owner switching to the reader with `set role`) is gone
+    if exists (select from pg_auth_members where roleid = 'frycast_reader'::regrole
+                                             and member = 'frycast_owner'::regrole) then
+        revoke frycast_reader from frycast_owner;
+    end if;
+end
+$$;
 
 -- this database: the owner may create schemas and temp tables (dbt); the reader may only connect
 do $$
@@ -39,6 +63,32 @@ begin
 end
 $$;
 revoke create on schema public from public;
+
+-- Functions any login may call by default that write or block without a table privilege: large
+-- objects (a reader that turns its session read-write could create them) and advisory locks (a
+-- reader could hold the pipeline's lock). Only the owner keeps the locks. Function privileges
+-- need the functions' owner, so this runs when a superuser applies the file.
+do $$
+declare
+    f regprocedure;
+begin
+    if not (select rolsuper from pg_roles where rolname = current_user) then
+        return;
+    end if;
+    for f in
+        select p.oid::regprocedure from pg_proc p
+         where p.pronamespace = 'pg_catalog'::regnamespace
+           and (p.proname in ('lo_create', 'lo_creat', 'lo_from_bytea', 'lo_import', 'lo_put',
+                              'lowrite', 'lo_truncate', 'lo_truncate64', 'lo_unlink')
+                or (p.proname like 'pg%advisory%lock%' and p.proname not like '%unlock%'))
+    loop
+        execute format('revoke execute on function %s from public', f);
+        if f::text like 'pg%advisory%' then
+            execute format('grant execute on function %s to frycast_owner', f);
+        end if;
+    end loop;
+end
+$$;
 
 create schema if not exists raw;
 create schema if not exists staging;
