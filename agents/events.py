@@ -18,20 +18,18 @@ _SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
 FULL_RESULT_CAP = 256_000  # characters of a tool result kept verbatim in the trail
 
 
-def _clean(payload, secrets: tuple[str, ...] = ()) -> str:
-    """JSON with the configured secrets (by value) and anything that looks like an API key
-    blanked out."""
-    text = json.dumps(payload, default=str)
-    for secret in secrets:
-        text = text.replace(secret, "[redacted]")
-        text = text.replace(json.dumps(secret)[1:-1], "[redacted]")  # as JSON escapes it
-    return _SECRET.sub("[redacted]", text)
-
-
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with the configured secrets (by value) and anything that looks like an API key
+    blanked out."""
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
     return _SECRET.sub("[redacted]", text)
+
+
+def _clean(payload, secrets: tuple[str, ...] = ()) -> str:
+    """``payload`` as scrubbed JSON (a secret also as JSON escapes it)."""
+    escaped = tuple(json.dumps(s)[1:-1] for s in secrets)
+    return _scrub(json.dumps(payload, default=str), secrets + escaped)
 
 
 def configured_secrets(settings) -> tuple[str, ...]:
