@@ -183,18 +183,28 @@ def import_daily_cmd(
     register_new: Annotated[
         bool, typer.Option(help="add unknown restaurant/SKU ids with placeholder attributes")
     ] = False,
+    complete: Annotated[
+        bool,
+        typer.Option(
+            help="the file holds every item each restaurant sold on its days (an item it leaves "
+            "out sold none); without it, a day with few of the restaurant's usual items is partial"
+        ),
+    ] = False,
     encoding: str = "utf-8",
     strict: Annotated[bool, _STRICT] = False,
 ) -> None:
     """Import a CSV with the contract's daily columns: restaurant_id, sku_id, sale_date, units
-    [, net_sales, unit_price, on_promo]. Exit 2 if the file as a whole cannot be loaded."""
+    [, net_sales, unit_price, on_promo]. Exit 2 if the file as a whole cannot be loaded; a
+    re-import of the same file with other options replaces the earlier batch."""
     from ingest.daily import SOURCE, import_daily
 
     _import(
         SOURCE,
         file,
         strict,
-        lambda url: import_daily(url, file, register_new=register_new, encoding=encoding),
+        lambda url: import_daily(
+            url, file, register_new=register_new, complete=complete, encoding=encoding
+        ),
     )
 
 
@@ -202,27 +212,44 @@ def import_daily_cmd(
 def import_orders_cmd(
     file: Path,
     restaurant: Annotated[str, typer.Option(help="restaurant name (its id is the slug)")],
-    region: str = "Unassigned",
+    region: Annotated[str | None, typer.Option(help="new restaurants: 'Unassigned'")] = None,
     city: str | None = None,
-    fmt: Annotated[str, typer.Option("--format", help="restaurant format")] = "takeaway",
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="restaurant format (new: 'takeaway')")
+    ] = None,
     order_col: str = "OrderNumber",
     date_col: str = "OrderDate",
     item_col: str = "ItemName",
     qty_col: str = "Quantity",
     price_col: Annotated[str, typer.Option(help="unit price column; '' for none")] = "ProductPrice",
-    dayfirst: Annotated[bool, typer.Option("--dayfirst/--monthfirst")] = True,
+    line_count_col: Annotated[
+        str, typer.Option(help="the order's own count of lines, when the export has it")
+    ] = "TotalProducts",
+    dayfirst: Annotated[
+        bool | None,
+        typer.Option("--dayfirst/--monthfirst", help="default: detected from the dates"),
+    ] = None,
     date_format: Annotated[
         str | None, typer.Option(help="strptime format, e.g. %d/%m/%Y %H:%M")
     ] = None,
     prices: Annotated[Path | None, typer.Option(help="CSV: Item Name, Product Price")] = None,
     product_groups: Annotated[Path | None, typer.Option(help="CSV: item, product_group")] = None,
+    item_ids: Annotated[
+        Path | None, typer.Option(help="CSV: item, sku_id (names to merge into one id)")
+    ] = None,
+    drop_exact_duplicates: Annotated[
+        bool, typer.Option(help="drop every exact repeat of a line (default: repeats are sales)")
+    ] = False,
     encoding: str = "utf-8",
     strict: Annotated[bool, _STRICT] = False,
 ) -> None:
-    """Import point-of-sale order lines, aggregated to restaurant × SKU × day."""
+    """Import point-of-sale order lines (kept line by line; overlapping exports add up once).
+    A re-import of the same file with other options replaces the earlier batch."""
     from ingest.orders import SOURCE, OrderColumns, Restaurant, import_orders
 
-    cols = OrderColumns(order_col, date_col, item_col, qty_col, price_col or None)
+    cols = OrderColumns(
+        order_col, date_col, item_col, qty_col, price_col or None, line_count_col or None
+    )
     _import(
         SOURCE,
         file,
@@ -236,6 +263,8 @@ def import_orders_cmd(
             date_format=date_format,
             prices=prices,
             product_groups=product_groups,
+            item_ids=item_ids,
+            drop_exact_duplicates=drop_exact_duplicates,
             encoding=encoding,
         ),
     )
@@ -370,7 +399,7 @@ def forecast(
     typer.echo(
         f"forecast run {report.run_id}: {report.n_series} series × {report.horizon} days "
         f"in {report.seconds:.0f}s (MLflow run {report.mlflow_run_id}, "
-        f"champion version {report.champion_version})"
+        f"model version {report.model_version}, not the champion: only a published run is)"
     )
     for table, n in report.rows_written.items():
         typer.echo(f"  {table:<32} {n:>12,} rows")

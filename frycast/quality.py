@@ -92,13 +92,16 @@ def mark_validated(url: str, run_id: int, window: Window) -> None:
         )
 
 
-# One row per loaded batch: the rows it loaded and the rows raw.daily_sales holds for it now
-# (one grouped pass over batch_id, the cost of a later run's checks).
+# One row per loaded batch: the rows it loaded and the rows the raw tables hold for it now
+# (one grouped pass over batch_id per table, the cost of a later run's checks).
 BATCH_ROWS = """
 select b.batch_id, b.source, b.rows_loaded, coalesce(n.rows_now, 0) as rows_now
 from raw.load_batches b
-left join (select batch_id, count(*) as rows_now from raw.daily_sales group by batch_id) n
-    using (batch_id)
+left join (
+    select batch_id, count(*) as rows_now from raw.daily_sales group by batch_id
+    union all
+    select batch_id, count(*) from raw.order_lines group by batch_id
+) n using (batch_id)
 where b.status = 'loaded'
 """
 
@@ -120,7 +123,7 @@ def _suites(url: str, window: Window):
         (
             "raw_batches",
             BATCH_ROWS,
-            "raw.daily_sales (rows per loaded batch)",
+            "raw.daily_sales, raw.order_lines (rows per loaded batch)",
             "raw_batches",
             [
                 gxe.ExpectColumnPairValuesToBeEqual(
@@ -164,8 +167,9 @@ def _suites(url: str, window: Window):
         ),
         (
             "latest_load",
-            f"select * from raw.daily_sales where batch_id = {int(window.through)}",
-            "raw.daily_sales (latest batch)",
+            f"select batch_id from raw.daily_sales where batch_id = {int(window.through)} union"
+            f" all select batch_id from raw.order_lines where batch_id = {int(window.through)}",
+            "raw.daily_sales, raw.order_lines (latest batch)",
             "latest_load_volume",
             volume,
         ),
@@ -246,6 +250,63 @@ def freshness(url: str) -> Check:
         "warning",
         ok,
         None if age is None else f"{float(age):.1f} days",
+    )
+
+
+REJECTED_SHARE = 0.01  # a batch that lost more of its lines than this warns
+
+
+def rejections(url: str, window: Window) -> Check:
+    """Each batch in the window lost at most REJECTED_SHARE of its lines to rejection (a warning
+    naming the batches: their good lines loaded, the rest wait in raw.rejected_rows)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            f"""select batch_id, file_name, rows_rejected, rows_read from raw.load_batches
+                 where status = 'loaded' and {window.where()} and rows_read > 0
+                   and rows_rejected > %s * rows_read
+                 order by batch_id""",
+            (REJECTED_SHARE,),
+        ).fetchall()
+    observed = "; ".join(
+        f"batch {b} ({name or 'generated'}): {rej:,} of {read:,} lines rejected ({rej / read:.1%})"
+        for b, name, rej, read in rows
+    )
+    return Check(
+        "great_expectations",
+        f"load_batches.rejected_share_at_most_{REJECTED_SHARE:g}",
+        "raw.load_batches",
+        "warning",
+        not rows,
+        observed[:500] or None,
+        {"batches": [r[0] for r in rows]},
+    )
+
+
+def partial_days(url: str) -> Check:
+    """Restaurant-days reported in part (too few of the restaurant's usual items, and no batch
+    declared them complete): their missing items are unknown, not zero. A warning naming them."""
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('intermediate.int_restaurant_days')").fetchone()[0]:
+            rows = conn.execute(
+                """select restaurant_id, count(*), min(calendar_day), max(calendar_day),
+                          string_agg(calendar_day::text, ', ' order by calendar_day)
+                     from intermediate.int_restaurant_days where is_partial
+                    group by restaurant_id order by restaurant_id"""
+            ).fetchall()
+        else:
+            rows = []
+    observed = "; ".join(
+        f"{r}: {n} days" + (f" ({days})" if n <= 5 else f" ({first} … {last})")
+        for r, n, first, last, days in rows
+    )
+    return Check(
+        "great_expectations",
+        "restaurant_days.reported_in_full",
+        "intermediate.int_restaurant_days",
+        "warning",
+        not rows,
+        observed[:500] or None,
+        {"restaurants": {r: n for r, n, *_ in rows}},
     )
 
 

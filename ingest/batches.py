@@ -64,17 +64,78 @@ def record_failed_batch(url: str, source: str, file_name: str | None, message: s
 def already_loaded(
     conn: psycopg.Connection, source: str, file_sha256: str, params: dict
 ) -> int | None:
-    """The batch that loaded this very file with the same options, if any.
-
-    Different options (say ``--register-new`` after a first attempt rejected unknown ids) make a
-    new batch; staging keeps the latest batch per key, so nothing is counted twice.
-    """
+    """The batch that loaded this very file with the same options, if any (a rerun adds nothing)."""
     row = conn.execute(
         """select batch_id from raw.load_batches
             where source = %s and file_sha256 = %s and params = %s::jsonb and status = 'loaded'""",
         (source, file_sha256, json.dumps(params)),
     ).fetchone()
     return None if row is None else int(row[0])
+
+
+def earlier_load(
+    conn: psycopg.Connection, source: str, file_sha256: str
+) -> tuple[int, dict] | None:
+    """The loaded batch of this very file made with other options, and those options.
+
+    The options shape the rows (day or month first, which column holds the quantity, the
+    restaurant), so a re-import with different options is a correction: it replaces that batch.
+    """
+    row = conn.execute(
+        """select batch_id, params from raw.load_batches
+            where source = %s and file_sha256 = %s and status = 'loaded'
+            order by batch_id desc limit 1""",
+        (source, file_sha256),
+    ).fetchone()
+    return None if row is None else (int(row[0]), row[1])
+
+
+# The rows a batch wrote, compared column by column when a re-import replaces it.
+_ROWS = {
+    "raw.daily_sales": "restaurant_id, sku_id, sale_date, units, net_sales, unit_price, on_promo",
+    "raw.order_lines": (
+        "restaurant_id, sale_date, order_number, sku_id, occurrence, units, unit_price"
+    ),
+}
+
+
+def replace_batch(
+    conn: psycopg.Connection, old: int, new: int, old_params: dict, new_params: dict
+) -> str:
+    """Retire batch ``old`` in favour of ``new`` (already written): its rows are deleted, the batch
+    is kept as ``replaced`` (incremental models then rebuild in full). Returns what changed."""
+    changed, units_before, units_after = 0, 0, 0
+    for table, cols in _ROWS.items():
+        row = conn.execute(
+            f"""select
+                  (select count(*) from (select {cols} from {table} where batch_id = %(old)s
+                                         except all
+                                         select {cols} from {table} where batch_id = %(new)s) a)
+                + (select count(*) from (select {cols} from {table} where batch_id = %(new)s
+                                         except all
+                                         select {cols} from {table} where batch_id = %(old)s) b),
+                  (select coalesce(sum(units), 0) from {table} where batch_id = %(old)s),
+                  (select coalesce(sum(units), 0) from {table} where batch_id = %(new)s)""",
+            {"old": old, "new": new},
+        ).fetchone()
+        changed, units_before, units_after = (
+            changed + row[0],
+            units_before + row[1],
+            units_after + row[2],
+        )
+        conn.execute(f"delete from {table} where batch_id = %s", (old,))
+    conn.execute(
+        """update raw.load_batches set status = 'replaced', replaced_by = %s
+            where batch_id = %s""",
+        (new, old),
+    )
+    options = sorted(
+        k for k in {*old_params, *new_params} if old_params.get(k) != new_params.get(k)
+    )
+    return (
+        f"replaces batch {old} (same file, options changed: {', '.join(options)}): "
+        f"{changed:,} rows changed, units {units_before:,} -> {units_after:,}"
+    )
 
 
 PLAUSIBLE_SINCE = date(2000, 1, 1)

@@ -11,10 +11,12 @@ import psycopg
 from ingest.batches import (
     already_loaded,
     close_batch,
+    earlier_load,
     earliest_plausible_day,
     lock_loads,
     open_batch,
     record_failed_batch,
+    replace_batch,
 )
 from ingest.calendar import ensure_region_calendars
 from ingest.copy import copy_frames
@@ -36,12 +38,21 @@ _FALSE = {"false", "f", "0", "no", "n", ""}
 
 
 def import_daily(
-    url: str, path: Path | str, *, register_new: bool = False, encoding: str = "utf-8"
+    url: str,
+    path: Path | str,
+    *,
+    register_new: bool = False,
+    complete: bool = False,
+    encoding: str = "utf-8",
 ) -> ImportReport:
     """Load a daily sales CSV into raw.daily_sales as one batch.
 
     Unknown restaurant or SKU ids are rejected unless ``register_new``, which adds them to
     raw.restaurants / raw.skus with placeholder attributes (region and group 'Unassigned').
+    ``complete`` declares that the file holds every item each restaurant sold on its days (an
+    item it leaves out sold none); otherwise a day carrying few of the restaurant's usual items
+    is taken as partial: the items it leaves out are unknown that day, not zero.
+    A re-import of the same file with other options replaces the earlier batch.
     """
     try:
         csv = read_csv(path, REQUIRED, encoding)
@@ -50,9 +61,10 @@ def import_daily(
         raise
     with psycopg.connect(url) as conn:
         lock_loads(conn)
-        params = {"register_new": register_new, "encoding": encoding}
+        params = {"register_new": register_new, "encoding": encoding, "complete": complete}
         if (prior := already_loaded(conn, SOURCE, csv.sha256, params)) is not None:
             return ImportReport.skipped(csv, prior)
+        earlier = earlier_load(conn, SOURCE, csv.sha256)
         batch = open_batch(
             conn, SOURCE, file_name=str(csv.path), file_sha256=csv.sha256, params=params
         )
@@ -69,12 +81,18 @@ def import_daily(
             [*REQUIRED, *OPTIONAL, "batch_id"],
             [good.assign(batch_id=batch)],
         )
+        notes = [replace_batch(conn, earlier[0], batch, earlier[1], params)] if earlier else []
         rejected = [*csv.rejected, *check.rejections()]
         write_rejections(conn, batch, rejected)
         close_batch(
-            conn, batch, rows_read=csv.lines_read, rows_loaded=loaded, rows_rejected=len(rejected)
+            conn,
+            batch,
+            rows_read=csv.lines_read,
+            rows_loaded=loaded,
+            rows_rejected=len(rejected),
+            message="; ".join(notes) or None,
         )
-    return ImportReport(csv.path, batch, csv.lines_read, loaded, rejected)
+    return ImportReport(csv.path, batch, csv.lines_read, loaded, rejected, notes=notes)
 
 
 def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
@@ -91,10 +109,14 @@ def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
         "sale_date",
         "unparseable date " + raw_date.map(repr) + " (expected YYYY-MM-DD)",
     )
-    check.flag(sale_date.dt.date > date.today(), "sale_date", "date in the future: " + raw_date)
+    check.flag(
+        sale_date.dt.normalize() > pd.Timestamp(date.today()),
+        "sale_date",
+        "date in the future: " + raw_date,
+    )
     floor = earliest_plausible_day(conn)
     check.flag(
-        sale_date.dt.date < floor,
+        sale_date < pd.Timestamp(floor),
         "sale_date",
         f"implausible date (before {floor}): " + raw_date,
     )

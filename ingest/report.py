@@ -21,6 +21,7 @@ class ImportReport:
     rows_loaded: int
     rejected: list[Rejection] = field(default_factory=list)
     skipped_as_duplicate_of: int | None = None
+    notes: list[str] = field(default_factory=list)  # what the batch message says beyond counts
 
     @classmethod
     def skipped(cls, csv: CsvFile, prior_batch: int) -> ImportReport:
@@ -36,6 +37,7 @@ class ImportReport:
             f"{self.path}: batch {self.batch_id}: {self.lines_read} lines read, "
             f"{self.rows_loaded} rows loaded, {len(self.rejected)} rejected"
         ]
+        lines += [f"  {note}" for note in self.notes if note]
         if self.rejected:
             kinds = Counter(r.reason.split(" ")[0] + " …" for r in self.rejected)
             lines.append("  rejected by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.items()))

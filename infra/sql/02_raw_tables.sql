@@ -77,6 +77,25 @@ create table if not exists raw.daily_sales (
 );
 create index if not exists daily_sales_batch on raw.daily_sales (batch_id);
 
+-- Order-line exports land line by line, each with its identity in the export: the restaurant, the
+-- day, the order number and the k-th line of that item in the order. Two exports that share days
+-- then add up without counting a line twice: staging keeps one row per identity (the latest
+-- loaded batch's) and sums them to restaurant x SKU x day.
+create table if not exists raw.order_lines (
+    restaurant_id text          not null,
+    sale_date     date          not null,
+    order_number  text          not null,
+    sku_id        text          not null,
+    occurrence    integer       not null,  -- 1 for the item's first line in the order, 2 ...
+    units         integer       not null,
+    unit_price    numeric(10, 2),          -- null: the line had no usable price
+    line_no       bigint        not null,  -- physical line in the file (the header is line 1)
+    batch_id      bigint        not null references raw.load_batches (batch_id) on delete cascade
+);
+create index if not exists order_lines_batch on raw.order_lines (batch_id);
+create index if not exists order_lines_identity
+    on raw.order_lines (restaurant_id, sale_date, order_number, sku_id, occurrence);
+
 create table if not exists raw.holidays (
     holiday_date date not null,
     name         text not null,

@@ -121,7 +121,7 @@ def test_london_spine_stops_at_its_own_last_day(built):
     )
     raw_units = scalar(
         built,
-        "select sum(units) from raw.daily_sales d join raw.restaurants r using (restaurant_id) "
+        "select sum(units) from raw.order_lines d join raw.restaurants r using (restaurant_id) "
         "where r.name = 'London Takeaway'",
     )
     assert units == raw_units > 0

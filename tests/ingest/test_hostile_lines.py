@@ -17,6 +17,7 @@ from ingest.generator import ChainSpec
 from ingest.orders import Restaurant, import_orders
 from ingest.seed import seed
 from tests.conftest import query, scalar
+from tests.ingest.test_import_orders import staged
 
 HEADER = "restaurant_id,sku_id,sale_date,units,net_sales,unit_price,on_promo\n"
 
@@ -99,12 +100,9 @@ def test_a_bad_price_leaves_the_price_unknown_and_keeps_the_units(blank_warehous
         "3,04/08/2019 12:00,Pilau Rice,3,,1\n"
         "4,04/08/2019 13:00,Plain Papadum,1,0.80,1\n"
     )
-    report = import_orders(blank_warehouse, path, Restaurant("Price Test"))
+    report = import_orders(blank_warehouse, path, Restaurant("Price Test"), dayfirst=True)
     assert report.rejected == []
-    rows = query(
-        blank_warehouse,
-        "select sku_id, sale_date, units, net_sales from raw.daily_sales order by 2, 1",
-    )
+    rows = staged(blank_warehouse)
     assert [(s, u, n if n is None else float(n)) for s, _, u, n in rows] == [
         ("garlic-naan", 3, None),  # one of its lines had no usable price: unknown, not 2.95
         ("pilau-rice", 3, None),  # blank price: NULL, never 0.00

@@ -63,11 +63,12 @@ def test_reseeding_replaces_synthetic_data_and_keeps_imports(blank_warehouse):
     assert (
         scalar(
             blank_warehouse,
-            "select count(*) from raw.daily_sales where batch_id = %s",
+            "select count(*) from raw.order_lines where batch_id = %s",
             (imported.batch_id,),
         )
         == imported.rows_loaded
     )
     # AND a different seed really replaces the synthetic rows
     seed(blank_warehouse, ChainSpec(2, 5, 30, date(2024, 1, 1), seed=9))
-    assert scalar(blank_warehouse, "select count(distinct restaurant_id) from raw.daily_sales") == 3
+    assert scalar(blank_warehouse, "select count(distinct restaurant_id) from raw.daily_sales") == 2
+    assert scalar(blank_warehouse, "select count(*) from raw.order_lines") == imported.rows_loaded

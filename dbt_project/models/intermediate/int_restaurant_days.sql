@@ -3,7 +3,8 @@
 ) }}
 
 -- Every day of each restaurant's data window (its first to its last reported day), with what is
--- known about the restaurant that day: did it report any sales, was a closure scheduled.
+-- known about the restaurant that day: did it report any sales, in full or in part (see
+-- int_restaurant_days_reported), was a closure scheduled.
 -- Small (restaurants x days): the spine of fct_daily_sales reads it through its index.
 with
 
@@ -29,6 +30,7 @@ final as (
         bounds.restaurant_id,
         day::date as calendar_day,
         reported.restaurant_id is not null as is_reported,
+        coalesce(not reported.is_complete, false) as is_partial,
         closed_days.closure_reason as scheduled_closure
     from bounds
     cross join lateral generate_series(bounds.first_data_date, bounds.last_data_date, interval '1 day') as day

@@ -146,6 +146,7 @@ spine as (
         series.product_group,
         series.list_price,
         restaurant_days.is_reported as restaurant_reported,
+        restaurant_days.is_partial as restaurant_partial,
         restaurant_days.scheduled_closure
     from series
     inner join restaurant_days
@@ -203,12 +204,16 @@ joined as (
 {% endif %}
 
 -- Closed, not zero: a scheduled closure, or a day the restaurant reported no sales of anything.
--- A day with sales was open, whatever the closure list says.
+-- A day with sales was open, whatever the closure list says. Unknown, not zero: an item missing
+-- from a day the restaurant reported only in part.
 flagged as (
     select
         joined.*,
         not joined.has_sales_row
         and (joined.scheduled_closure is not null or not joined.restaurant_reported) as is_closed,
+        not joined.has_sales_row
+        and joined.scheduled_closure is null
+        and joined.restaurant_partial as is_unreported,
         (joined.last_price_packed % 100000000000) / 100.0 as last_price
     from joined
 ),
@@ -223,9 +228,15 @@ final as (
         flagged.region,
         flagged.product_group,
         -- facts
-        case when flagged.is_closed then null else coalesce(flagged.units, 0) end as units,
         case
-            when flagged.is_closed then null else coalesce(flagged.net_sales, 0)
+            when flagged.is_closed or flagged.is_unreported then null
+            else coalesce(flagged.units, 0)
+        end as units,
+        -- a reported day without a usable price keeps its net sales unknown (null), not 0.00
+        case
+            when flagged.is_closed or flagged.is_unreported then null
+            when flagged.has_sales_row then flagged.net_sales
+            else 0
         end::numeric(12, 2) as net_sales,
         -- the price paid that day, else the last one seen at this restaurant, else the list price
         coalesce(
@@ -242,7 +253,9 @@ final as (
             when flagged.scheduled_closure is not null then flagged.scheduled_closure
             else 'no sales recorded'
         end as closure_reason,
-        not flagged.has_sales_row and not flagged.is_closed as is_zero_filled,
+        not flagged.has_sales_row
+        and not flagged.is_closed
+        and not flagged.is_unreported as is_zero_filled,
         flagged.batch_id,
         {{ latest_loaded_batch() }} as built_through_batch_id
     from flagged
