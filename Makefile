@@ -9,7 +9,7 @@ TIER ?= demo
 comma := ,
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-accuracy bench-reconcile bench-ui bench-pipeline bench-peer bench-distributed bench
+.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-reconcile bench-ui bench-pipeline bench-peer bench-distributed bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -100,6 +100,9 @@ serve: setup  ## register and serve the deployments (weekly pipeline, nightly dr
 bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow; not in CI)
 	$(RUN) frycast bench-load --tier medium --tier chain
 
+bench-import: setup  ## import a 100 MB daily file and a 100 MB order export: time, peak RSS (<= 500 MB)
+	$(RUN) frycast bench-import
+
 bench-accuracy: setup  ## accuracy benchmark: frycast vs seasonal naive and AutoETS on held-out days (London, demo)
 	$(RUN) frycast bench-accuracy --dataset london --dataset demo --holdout 28 --holdout 365
 
@@ -118,4 +121,4 @@ bench-peer: setup  ## frycast vs statsforecast AutoETS + hierarchicalforecast Mi
 bench-distributed: setup  ## the engine serially and on 1 and 2 local Dask workers (demo tier)
 	$(RUN) frycast bench-distributed --tier demo --folds 2 --models snaive$(comma)weekday_mean$(comma)ets$(comma)theta$(comma)lightgbm
 
-bench: bench-pipeline bench-peer bench-distributed bench-load bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)
+bench: bench-pipeline bench-peer bench-distributed bench-load bench-import bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)

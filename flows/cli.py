@@ -698,5 +698,15 @@ def bench_load(
     typer.echo(bench.format_table(results))
 
 
+@app.command("bench-import")
+def bench_import(size_mb: int = 100) -> None:
+    """Import a daily file and an order-line export of ``size_mb`` each: time and peak memory.
+
+    Runs in a fresh database (frycast_bench_import) on the configured server."""
+    from ingest import bench_import as bench
+
+    typer.echo(bench.format_table(bench.run(database_url(), size_mb)))
+
+
 if __name__ == "__main__":
     app()

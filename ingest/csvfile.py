@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,39 +45,174 @@ class Rejection:
     payload: str
 
 
+REJECTIONS_KEPT = 10_000  # rejected lines stored per batch; past it only their count is kept
+CHUNK_LINES = 50_000  # lines parsed at a time: memory stays flat whatever the file's size
+_BLOCK = 1 << 20
+
+
+class RejectionLog:
+    """Every rejection counted (in total and by kind), the first REJECTIONS_KEPT kept whole."""
+
+    def __init__(self, cap: int = REJECTIONS_KEPT):
+        self.cap, self.kept, self.count, self.kinds = cap, [], 0, Counter()
+
+    def add(self, rejections: Iterable[Rejection]) -> None:
+        for r in rejections:
+            self.count += 1
+            self.kinds[r.reason.split(" ")[0]] += 1
+            if len(self.kept) < self.cap:
+                self.kept.append(r)
+
+    @property
+    def dropped(self) -> int:
+        return self.count - len(self.kept)
+
+
 @dataclass
 class CsvFile:
-    """The good lines of a CSV file as strings, with their physical line numbers."""
+    """A CSV file whose header has been checked; its lines are read in chunks (:meth:`chunks`)."""
 
     path: Path
     sha256: str
     header: list[str]
-    frame: pd.DataFrame  # one column per header field (str), plus "_line" and "_raw"
-    rejected: list[Rejection] = field(default_factory=list)
+    encoding: str
+    separator: bytes  # b"\n", or b"\r" for a file with old Mac line ends
+    ends_mid_line: bool
+    rejected: RejectionLog = field(default_factory=RejectionLog)
+    lines_read: int = 0
+
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        """(line number, raw bytes) of every line after the header, streamed."""
+        line_no, rest = 0, b""
+        with self.path.open("rb") as f:
+            while block := f.read(_BLOCK):
+                parts = (rest + block).split(self.separator)
+                rest = parts.pop()
+                for raw in parts:
+                    line_no += 1
+                    if line_no > 1:
+                        yield line_no, raw
+        if rest:
+            line_no += 1
+            if line_no > 1:
+                yield line_no, rest
+
+    def chunks(self, size: int = CHUNK_LINES, *, record: bool = True) -> Iterator[pd.DataFrame]:
+        """The good lines, ``size`` at a time: one column per header field (str), plus
+        ``_line`` and ``_raw``. Lines that cannot be split into the header's fields are rejected
+        (and counted in ``lines_read``) when ``record``; a second pass passes ``record=False``.
+        At least one frame is yielded, empty when no line is good."""
+        rows, line_nos, payloads, yielded = [], [], [], False
+        for line_no, raw in self._lines():
+            fields, rejection = self._split(line_no, raw)
+            if rejection is not None:
+                if record:
+                    self.lines_read += 1
+                    self.rejected.add([rejection])
+                continue
+            if fields is None:
+                continue  # a blank line
+            if record:
+                self.lines_read += 1
+            rows.append(fields)
+            line_nos.append(line_no)
+            payloads.append(raw.decode(self.encoding).rstrip("\r"))
+            if len(rows) == size:
+                yield self._frame(rows, line_nos, payloads)
+                rows, line_nos, payloads, yielded = [], [], [], True
+        if rows or not yielded:  # at least one frame, if empty
+            yield self._frame(rows, line_nos, payloads)
+
+    def lines_at(self, numbers: set[int]) -> dict[int, str]:
+        """The text of the given lines (for rejections decided after reading the whole file)."""
+        if not numbers:
+            return {}
+        out = {}
+        for line_no, raw in self._lines():
+            if line_no in numbers:
+                out[line_no] = raw.decode(self.encoding, errors="backslashreplace").rstrip("\r")
+        return out
+
+    def _frame(self, rows: list, line_nos: list, payloads: list) -> pd.DataFrame:
+        frame = (
+            pd.DataFrame(rows, columns=self.header, dtype=str)
+            if rows
+            else pd.DataFrame({c: pd.Series(dtype=str) for c in self.header})
+        )
+        frame["_line"] = line_nos
+        frame["_raw"] = payloads
+        return frame
+
+    def _split(self, line_no: int, raw: bytes) -> tuple[list[str] | None, Rejection | None]:
+        text = _decode(raw, self.encoding)
+        if text is None:
+            bad = _first_bad_byte(raw, self.encoding)
+            return None, Rejection(
+                line_no,
+                None,
+                f"not valid {self.encoding}: byte 0x{raw[bad]:02x} at character {bad + 1} "
+                "(wrong encoding? pass --encoding)",
+                raw.decode(self.encoding, errors="backslashreplace"),
+            )
+        text = text.rstrip("\r")
+        if not text.strip():
+            return None, None
+        if "\x00" in text:
+            return None, Rejection(line_no, None, "the line contains a NUL byte", text)
+        try:
+            fields = next(csv.reader([text]))
+        except csv.Error as exc:  # a field over FIELD_LIMIT
+            reason = str(exc)
+            if "field larger" in reason:
+                reason = f"a field is longer than {FIELD_LIMIT // 1024} KiB"
+            return None, Rejection(line_no, None, reason, text)
+        n_fields = len(self.header)
+        if len(fields) != n_fields:
+            # only the file's last line can be cut short by a truncated file
+            truncated = self.ends_mid_line and len(fields) < n_fields and self._is_last(line_no)
+            reason = (
+                f"truncated: the file ends inside this line ({len(fields)} of {n_fields} fields)"
+                if truncated
+                else f"expected {n_fields} fields, found {len(fields)}"
+            )
+            return None, Rejection(line_no, None, reason, text)
+        return fields, None
+
+    def _is_last(self, line_no: int) -> bool:
+        return line_no == self.last_line
 
     @property
-    def lines_read(self) -> int:
-        return len(self.frame) + len(self.rejected)
+    def last_line(self) -> int:
+        if not hasattr(self, "_last_line"):
+            self._last_line = sum(1 for _ in self._lines()) + 1
+        return self._last_line
 
 
 def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> CsvFile:
-    """Read ``path``; check the header has ``required``; split good lines from rejected ones."""
+    """Open ``path`` and check its header has ``required``; the lines are read later, streamed.
+
+    One pass over the bytes first (hash, line ends, blank or not); nothing is held in memory.
+    """
     path = Path(path)
+    digest, has_lf, has_cr, blank, last = hashlib.sha256(), False, False, True, b""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            first = f.read(_BLOCK)
+            block = first
+            while block:
+                digest.update(block)
+                has_lf = has_lf or b"\n" in block
+                has_cr = has_cr or b"\r" in block
+                blank = blank and not block.strip()
+                last = block[-1:]
+                block = f.read(_BLOCK)
     except OSError as exc:
         raise InputFileError(path, None, None, f"cannot read file: {exc.strerror}") from exc
-    sha = hashlib.sha256(data).hexdigest()
-    if not data.strip():
+    if blank:
         raise InputFileError(path, None, None, "file is empty")
-    if b"\n" not in data and b"\r" in data:  # old Mac line ends: CR only
-        data = data.replace(b"\r", b"\n")
-    ends_mid_line = not data.endswith(b"\n")
-    raw_lines = data.split(b"\n")
-    if not ends_mid_line:
-        raw_lines.pop()  # the empty string after the final newline
-
-    header_text = _decode(raw_lines[0], encoding)
+    separator = b"\r" if has_cr and not has_lf else b"\n"  # old Mac line ends: CR only
+    header_raw = first.split(separator, 1)[0]
+    header_text = _decode(header_raw, encoding)
     if header_text is None:
         raise InputFileError(
             path,
@@ -101,59 +238,7 @@ def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> 
             ", ".join(missing),
             f"missing column(s) {', '.join(missing)}; the header has {', '.join(header)}",
         )
-
-    rows, line_nos, payloads, rejected = [], [], [], []
-    n_fields = len(header)
-    last = len(raw_lines)
-    for line_no, raw in enumerate(raw_lines[1:], start=2):
-        text = _decode(raw, encoding)
-        if text is None:
-            bad = _first_bad_byte(raw, encoding)
-            rejected.append(
-                Rejection(
-                    line_no,
-                    None,
-                    f"not valid {encoding}: byte 0x{raw[bad]:02x} at character {bad + 1} "
-                    "(wrong encoding? pass --encoding)",
-                    raw.decode(encoding, errors="backslashreplace"),
-                )
-            )
-            continue
-        text = text.rstrip("\r")
-        if not text.strip():
-            continue
-        if "\x00" in text:
-            rejected.append(Rejection(line_no, None, "the line contains a NUL byte", text))
-            continue
-        try:
-            fields = next(csv.reader([text]))
-        except csv.Error as exc:  # a field over FIELD_LIMIT
-            reason = str(exc)
-            if "field larger" in reason:
-                reason = f"a field is longer than {FIELD_LIMIT // 1024} KiB"
-            rejected.append(Rejection(line_no, None, reason, text))
-            continue
-        if len(fields) != n_fields:
-            truncated = ends_mid_line and line_no == last and len(fields) < n_fields
-            reason = (
-                f"truncated: the file ends inside this line ({len(fields)} of {n_fields} fields)"
-                if truncated
-                else f"expected {n_fields} fields, found {len(fields)}"
-            )
-            rejected.append(Rejection(line_no, None, reason, text))
-            continue
-        rows.append(fields)
-        line_nos.append(line_no)
-        payloads.append(text)
-
-    frame = (
-        pd.DataFrame(rows, columns=header, dtype=str)
-        if rows
-        else pd.DataFrame({c: pd.Series(dtype=str) for c in header})
-    )
-    frame["_line"] = line_nos
-    frame["_raw"] = payloads
-    return CsvFile(path, sha, header, frame, rejected)
+    return CsvFile(path, digest.hexdigest(), header, encoding, separator, last != separator)
 
 
 def _decode(raw: bytes, encoding: str) -> str | None:

@@ -10,7 +10,6 @@ import psycopg
 
 from ingest.batches import (
     already_loaded,
-    close_batch,
     earlier_load,
     earliest_plausible_day,
     lock_loads,
@@ -23,12 +22,13 @@ from ingest.copy import copy_frames
 from ingest.csvfile import (
     CsvFile,
     InputFileError,
+    Rejection,
     RowChecker,
     flag_money,
     flag_quantity,
     read_csv,
 )
-from ingest.report import ImportReport, write_rejections
+from ingest.report import ImportReport, finish_batch
 
 SOURCE = "daily_csv"
 REQUIRED = ["restaurant_id", "sku_id", "sale_date", "units"]
@@ -68,35 +68,64 @@ def import_daily(
         batch = open_batch(
             conn, SOURCE, file_name=str(csv.path), file_sha256=csv.sha256, params=params
         )
-        good, check = _validate(conn, csv, register_new)
+        known = None if register_new else _known_ids(conn)
+        floor = earliest_plausible_day(conn)
+        # the file's good lines land in a temporary table chunk by chunk (memory stays flat);
+        # a key the file gives twice is then found in one pass: the first line wins
+        conn.execute(
+            """create temp table _daily (line_no bigint, restaurant_id text, sku_id text,
+                    sale_date date, units integer, net_sales numeric, unit_price numeric,
+                    on_promo boolean) on commit drop"""
+        )
+        for frame in csv.chunks():
+            good, check = _validate(frame, known, floor)
+            csv.rejected.add(check.rejections())
+            copy_frames(conn, "pg_temp._daily", ["line_no", *COLUMNS], [good])
+        _reject_repeated_keys(conn, csv)
         if register_new:
-            _register(conn, good, batch)
-        if not good.empty:
-            ensure_region_calendars(
-                conn, good["sale_date"].min().year, good["sale_date"].max().year
-            )
-        loaded = copy_frames(
-            conn,
-            "raw.daily_sales",
-            [*REQUIRED, *OPTIONAL, "batch_id"],
-            [good.assign(batch_id=batch)],
-        )
+            _register(conn, batch)
+        span = conn.execute("select min(sale_date), max(sale_date) from _daily").fetchone()
+        if span[0] is not None:
+            ensure_region_calendars(conn, span[0].year, span[1].year)
+        loaded = conn.execute(
+            f"""insert into raw.daily_sales ({", ".join(COLUMNS)}, batch_id)
+                select {", ".join(COLUMNS)}, %s from _daily order by line_no""",
+            (batch,),
+        ).rowcount
         notes = [replace_batch(conn, earlier[0], batch, earlier[1], params)] if earlier else []
-        rejected = [*csv.rejected, *check.rejections()]
-        write_rejections(conn, batch, rejected)
-        close_batch(
-            conn,
-            batch,
-            rows_read=csv.lines_read,
-            rows_loaded=loaded,
-            rows_rejected=len(rejected),
-            message="; ".join(notes) or None,
-        )
-    return ImportReport(csv.path, batch, csv.lines_read, loaded, rejected, notes=notes)
+        return finish_batch(conn, batch, csv, loaded, notes)
 
 
-def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
-    f = csv.frame
+COLUMNS = [*REQUIRED, *OPTIONAL]
+
+
+def _known_ids(conn: psycopg.Connection) -> tuple[set[str], set[str]]:
+    return (
+        {r[0] for r in conn.execute("select restaurant_id from raw.restaurants")},
+        {r[0] for r in conn.execute("select sku_id from raw.skus")},
+    )
+
+
+def _reject_repeated_keys(conn: psycopg.Connection, csv: CsvFile) -> None:
+    """A restaurant, SKU and day the file gives twice: later lines are rejected (and removed)."""
+    repeats = conn.execute(
+        """delete from _daily d
+            using (select line_no, min(line_no) over (
+                              partition by restaurant_id, sku_id, sale_date) as first_line
+                     from _daily) k
+            where d.line_no = k.line_no and k.line_no <> k.first_line
+        returning d.line_no, k.first_line"""
+    ).fetchall()
+    repeats.sort()
+    text = csv.lines_at({line for line, _ in repeats[: csv.rejected.cap]})
+    csv.rejected.add(
+        Rejection(line, None, f"duplicate of line {first}", text.get(line, ""))
+        for line, first in repeats
+    )
+
+
+def _validate(f: pd.DataFrame, known: tuple[set[str], set[str]] | None, floor: date):
+    """One chunk's checks: its good rows (with ``line_no``) and the checker holding the rest."""
     check = RowChecker(f)
     for col in ("restaurant_id", "sku_id"):
         f[col] = f[col].str.strip()
@@ -114,7 +143,6 @@ def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
         "sale_date",
         "date in the future: " + raw_date,
     )
-    floor = earliest_plausible_day(conn)
     check.flag(
         sale_date < pd.Timestamp(floor),
         "sale_date",
@@ -146,9 +174,8 @@ def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
     else:
         out["on_promo"] = False
 
-    if not register_new:
-        known_r = {r[0] for r in conn.execute("select restaurant_id from raw.restaurants")}
-        known_s = {r[0] for r in conn.execute("select sku_id from raw.skus")}
+    if known is not None:
+        known_r, known_s = known
         check.flag(
             ~out["restaurant_id"].isin(known_r),
             "restaurant_id",
@@ -163,31 +190,24 @@ def _validate(conn: psycopg.Connection, csv: CsvFile, register_new: bool):
             + out["sku_id"].map(repr)
             + " (load SKUs first, or pass --register-new)",
         )
-
-    # A key seen twice in one file: the first good occurrence wins, later ones are rejected.
-    key = ["restaurant_id", "sku_id", "sale_date"]
-    ok = out[~check.bad].assign(_line=f["_line"])
-    first_line = ok.groupby(key)["_line"].transform("min")
-    dup = (ok["_line"] != first_line).reindex(out.index, fill_value=False)
-    check.flag(
-        dup, None, "duplicate of line " + first_line.reindex(out.index).astype("Int64").astype(str)
-    )
-
-    good = out[~check.bad].copy()
+    good = out.assign(line_no=f["_line"])[~check.bad]  # (assign on an empty frame adopts the index)
     good["units"] = good["units"].astype("int64")
     return good, check
 
 
-def _register(conn: psycopg.Connection, good: pd.DataFrame, batch: int) -> None:
-    firsts = good.groupby("restaurant_id")["sale_date"].min()
-    conn.cursor().executemany(
+def _register(conn: psycopg.Connection, batch: int) -> None:
+    """Add the file's unknown restaurants and SKUs with placeholder attributes."""
+    conn.execute(
         """insert into raw.restaurants (restaurant_id, name, region, opened_on, batch_id)
-           values (%s, %s, 'Unassigned', %s, %s) on conflict do nothing""",
-        [(r, r, d, batch) for r, d in firsts.items()],
+           select restaurant_id, restaurant_id, 'Unassigned', min(sale_date), %s
+             from _daily group by restaurant_id
+           on conflict do nothing""",
+        (batch,),
     )
-    skus = good.groupby("sku_id")["sale_date"].min()
-    conn.cursor().executemany(
+    conn.execute(
         """insert into raw.skus (sku_id, name, product_group, launched_on, batch_id)
-           values (%s, %s, 'Unassigned', %s, %s) on conflict do nothing""",
-        [(s, s, d, batch) for s, d in skus.items()],
+           select sku_id, sku_id, 'Unassigned', min(sale_date), %s
+             from _daily group by sku_id
+           on conflict do nothing""",
+        (batch,),
     )

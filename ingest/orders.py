@@ -24,7 +24,6 @@ import psycopg
 
 from ingest.batches import (
     already_loaded,
-    close_batch,
     earlier_load,
     earliest_plausible_day,
     lock_loads,
@@ -36,7 +35,9 @@ from ingest.calendar import ensure_region_calendars
 from ingest.copy import copy_frames
 from ingest.csvfile import (
     MONEY_LIMITS,
+    CsvFile,
     InputFileError,
+    Rejection,
     RowChecker,
     flag_quantity,
     parse_number,
@@ -44,7 +45,7 @@ from ingest.csvfile import (
 )
 from ingest.dates import DAYFIRST, MONTHFIRST, day_order, parse_dates
 from ingest.ids import merges, stable_ids
-from ingest.report import ImportReport, write_rejections
+from ingest.report import ImportReport, finish_batch
 
 SOURCE = "orders_csv"
 LINE_COLUMNS = [
@@ -113,73 +114,30 @@ def import_orders(
         list_prices = _read_mapping(prices, "Item Name", "Product Price") if prices else {}
         groups = _read_mapping(product_groups, "item", "product_group") if product_groups else {}
         asked = _read_mapping(item_ids, "item", "sku_id") if item_ids else {}
-        raw_date = csv.frame[columns.date].str.strip()
         if dayfirst is None and not date_format:
-            dayfirst = day_order(path, columns.date, raw_date, csv.frame["_line"])
+            dates = (
+                (frame[columns.date].str.strip(), frame["_line"])
+                for frame in csv.chunks(record=False)
+            )
+            dayfirst = day_order(path, columns.date, dates)
     except InputFileError as exc:
         record_failed_batch(url, SOURCE, str(path), str(exc))
         raise
-
-    f = csv.frame
-    check = RowChecker(f)
-    order = f[columns.order].str.strip()
-    check.flag(order == "", columns.order, "missing order number")
-    item = f[columns.item].str.strip()
-    check.flag(item == "", columns.item, "missing item name")
-    stamp = parse_dates(
-        raw_date, [date_format] if date_format else (MONTHFIRST if dayfirst is False else DAYFIRST)
-    )
-    expected = date_format or ("month-first" if dayfirst is False else "day-first")
-    check.flag(
-        stamp.isna(),
-        columns.date,
-        "unparseable date " + raw_date.map(repr) + f" (expected {expected}, e.g. 03/08/2019 20:25)",
-    )
-    check.flag(
-        stamp.dt.normalize() > pd.Timestamp(date.today()),
-        columns.date,
-        "date in the future: " + raw_date,
-    )
-    with psycopg.connect(url) as conn:
-        floor = earliest_plausible_day(conn)
-    check.flag(
-        stamp < pd.Timestamp(floor), columns.date, f"implausible date (before {floor}): " + raw_date
-    )
-    qty = flag_quantity(check, columns.quantity)
-    if columns.price:
-        # a bad or blank price leaves the price unknown; the units still count
-        price = parse_number(f[columns.price])
-        price = price.where(
-            np.isfinite(price) & (price >= 0) & (price < MONEY_LIMITS["unit_price"])
-        )
-    else:
-        price = item.map(list_prices).astype(float)
-    _flag_contradicted_repeats(check, order, columns, drop_exact_duplicates)
-
-    ok = ~check.bad
-    lines = pd.DataFrame(
-        {
-            "sku_name": item[ok],
-            "sale_date": stamp[ok].dt.date,
-            "order_number": order[ok],
-            "units": qty[ok].astype("int64"),
-            "unit_price": price[ok].round(2),
-            "line_no": f["_line"][ok],
-        }
-    )
-    unpriced = int(lines["unit_price"].isna().sum())
+    line_count = columns.line_count if columns.line_count in csv.header else None
     params = {
         "restaurant": restaurant.name,
         "dayfirst": dayfirst,
         "date_format": date_format,
         "encoding": encoding,
         "columns": [columns.order, columns.date, columns.item, columns.quantity, columns.price],
-        "line_count": columns.line_count if columns.line_count in csv.header else None,
+        "line_count": line_count,
         "drop_exact_duplicates": drop_exact_duplicates,
         "prices": _sha(prices),
         "product_groups": _sha(product_groups),
         "item_ids": _sha(item_ids),
     }
+    formats = [date_format] if date_format else (MONTHFIRST if dayfirst is False else DAYFIRST)
+    expected = date_format or ("month-first" if dayfirst is False else "day-first")
 
     with psycopg.connect(url) as conn:
         lock_loads(conn)
@@ -189,19 +147,106 @@ def import_orders(
         batch = open_batch(
             conn, SOURCE, file_name=str(csv.path), file_sha256=csv.sha256, params=params
         )
-        known = dict(conn.execute("select name, sku_id from raw.skus").fetchall())
-        ids = stable_ids(lines["sku_name"], known, prefix="item", asked=asked)
-        lines["sku_id"] = lines["sku_name"].map(ids)
-        # the k-th line of an item in an order: its identity across overlapping exports
-        lines["occurrence"] = lines.groupby(["sale_date", "order_number", "sku_id"]).cumcount() + 1
-        rid = _register(conn, restaurant, lines, list_prices, groups, batch, earlier and earlier[0])
-        lines["restaurant_id"] = rid
-        if not lines.empty:
-            ensure_region_calendars(
-                conn, lines["sale_date"].min().year, lines["sale_date"].max().year
+        floor = earliest_plausible_day(conn)
+        # good lines land in a temporary table a chunk at a time (memory stays flat); what needs
+        # the whole file (an order's repeats, each line's place in its order) is then one query
+        conn.execute(
+            """create temp table _lines (line_no bigint, order_number text, sku_name text,
+                   sale_date date, units integer, unit_price numeric, line_count integer,
+                   raw_hash bigint, sku_id text) on commit drop"""
+        )
+        for f in csv.chunks():
+            check = RowChecker(f)
+            order = f[columns.order].str.strip()
+            check.flag(order == "", columns.order, "missing order number")
+            item = f[columns.item].str.strip()
+            check.flag(item == "", columns.item, "missing item name")
+            raw_date = f[columns.date].str.strip()
+            stamp = parse_dates(raw_date, formats)
+            check.flag(
+                stamp.isna(),
+                columns.date,
+                "unparseable date "
+                + raw_date.map(repr)
+                + f" (expected {expected}, e.g. 03/08/2019 20:25)",
             )
-        loaded = copy_frames(conn, "raw.order_lines", LINE_COLUMNS, [lines.assign(batch_id=batch)])
-        notes = [f"{loaded} order lines on {lines['sale_date'].nunique()} days"]
+            check.flag(
+                stamp.dt.normalize() > pd.Timestamp(date.today()),
+                columns.date,
+                "date in the future: " + raw_date,
+            )
+            check.flag(
+                stamp < pd.Timestamp(floor),
+                columns.date,
+                f"implausible date (before {floor}): " + raw_date,
+            )
+            qty = flag_quantity(check, columns.quantity)
+            if columns.price:
+                # a bad or blank price leaves the price unknown; the units still count
+                price = parse_number(f[columns.price])
+                price = price.where(
+                    np.isfinite(price) & (price >= 0) & (price < MONEY_LIMITS["unit_price"])
+                )
+            else:
+                price = item.map(list_prices).astype(float)
+            said = (
+                pd.to_numeric(f[line_count].str.strip(), errors="coerce")
+                if line_count
+                else pd.Series(np.nan, index=f.index)
+            )
+            csv.rejected.add(check.rejections())
+            ok = ~check.bad
+            lines = pd.DataFrame(
+                {
+                    "line_no": f["_line"][ok],
+                    "order_number": order[ok],
+                    "sku_name": item[ok],
+                    "sale_date": stamp[ok].dt.date,
+                    "units": qty[ok].astype("int64"),
+                    "unit_price": price[ok].round(2),
+                    "line_count": said[ok].where(said[ok].abs() < 2**31).astype("Int64"),
+                    "raw_hash": pd.util.hash_pandas_object(f["_raw"][ok], index=False).astype(
+                        "int64"
+                    ),
+                }
+            )
+            copy_frames(conn, "pg_temp._lines", list(lines.columns), [lines])
+        _drop_contradicted_repeats(conn, csv, columns, drop_exact_duplicates)
+
+        known = dict(conn.execute("select name, sku_id from raw.skus").fetchall())
+        names = [r[0] for r in conn.execute("select distinct sku_name from _lines")]
+        ids = stable_ids(names, known, prefix="item", asked=asked)
+        conn.execute("create temp table _ids (sku_name text, sku_id text) on commit drop")
+        copy_frames(
+            conn,
+            "pg_temp._ids",
+            ["sku_name", "sku_id"],
+            [pd.DataFrame(ids.items(), columns=["sku_name", "sku_id"])],
+        )
+        conn.execute(
+            "update _lines l set sku_id = i.sku_id from _ids i where i.sku_name = l.sku_name"
+        )
+        rid = _register(conn, restaurant, list_prices, groups, batch, earlier and earlier[0])
+        span = conn.execute("select min(sale_date), max(sale_date) from _lines").fetchone()
+        if span[0] is not None:
+            ensure_region_calendars(conn, span[0].year, span[1].year)
+        # the k-th line of an item in an order: its identity across overlapping exports
+        loaded = conn.execute(
+            """insert into raw.order_lines
+                   (restaurant_id, sale_date, order_number, sku_id, occurrence, units, unit_price,
+                    line_no, batch_id)
+               select %s, sale_date, order_number, sku_id,
+                      row_number() over (partition by sale_date, order_number, sku_id
+                                         order by line_no),
+                      units, unit_price, line_no, %s
+                 from _lines order by line_no""",
+            (rid, batch),
+        ).rowcount
+        days, unpriced = conn.execute(
+            "select count(distinct sale_date), count(*) filter (where unit_price is null)"
+            " from _lines"
+        ).fetchone()
+        notes = [f"{loaded} order lines on {days} days"]
         if earlier is not None:
             notes.append(replace_batch(conn, earlier[0], batch, earlier[1], params))
         notes.append(_restated(conn, batch))
@@ -209,59 +254,46 @@ def import_orders(
             notes.append(
                 f"{unpriced} lines had no usable price (net sales left empty on their days)"
             )
-        for id_, names in merges(ids).items():
-            notes.append(f"merged as {item_ids} asks: {', '.join(map(repr, names))} -> {id_}")
-        rejected = [*csv.rejected, *check.rejections()]
-        write_rejections(conn, batch, rejected)
-        close_batch(
-            conn,
-            batch,
-            rows_read=csv.lines_read,
-            rows_loaded=loaded,
-            rows_rejected=len(rejected),
-            message="; ".join(n for n in notes if n),
-        )
-    return ImportReport(csv.path, batch, csv.lines_read, loaded, rejected, notes=notes)
+        for id_, merged in merges(ids).items():
+            notes.append(f"merged as {item_ids} asks: {', '.join(map(repr, merged))} -> {id_}")
+        return finish_batch(conn, batch, csv, loaded, notes)
 
 
-def _flag_contradicted_repeats(
-    check: RowChecker, order: pd.Series, columns: OrderColumns, drop_all: bool
+def _drop_contradicted_repeats(
+    conn: psycopg.Connection, csv: CsvFile, columns: OrderColumns, drop_all: bool
 ) -> None:
-    """Reject the exact repeats of a line that the export contradicts (see the module doc)."""
-    f = check.frame
-    good = ~check.bad
-    same = f["_raw"].where(good)
-    first = f.groupby(same)["_line"].transform("min")
-    repeat = good & (f["_line"] != first)
-    if drop_all:
-        check.flag(
-            repeat,
+    """Remove the exact repeats of a line that the export contradicts (see the module doc): with
+    ``drop_all`` every repeat; otherwise, in an order with more lines than its own line count,
+    its latest repeats, as many as it has lines too many. Each is kept as a rejection."""
+    repeats = conn.execute(
+        """with numbered as (
+               select line_no, order_number, line_count,
+                      count(*) over (partition by order_number) as n_lines,
+                      min(line_no) over (partition by order_number, raw_hash) as first_line
+                 from _lines),
+           repeats as (
+               select *, row_number() over (partition by order_number order by line_no desc)
+                         as from_end
+                 from numbered where line_no <> first_line)
+           delete from _lines l using repeats r
+            where l.line_no = r.line_no
+              and (%(all)s or r.from_end <= r.n_lines - r.line_count)
+        returning r.line_no, r.first_line, r.order_number, r.n_lines, r.line_count""",
+        {"all": drop_all},
+    ).fetchall()
+    repeats.sort()
+    text = csv.lines_at({r[0] for r in repeats[: csv.rejected.cap]})
+    csv.rejected.add(
+        Rejection(
+            line,
             None,
-            "exact repeat of line "
-            + first.astype("Int64").astype(str)
-            + " (--drop-exact-duplicates)",
+            f"exact repeat of line {first} (--drop-exact-duplicates)"
+            if drop_all
+            else f"repeat of line {first}: order {order} has {n} lines but its "
+            f"{columns.line_count} says {said}",
+            text.get(line, ""),
         )
-        return
-    if not columns.line_count or columns.line_count not in f:
-        return
-    said = pd.to_numeric(f[columns.line_count].str.strip(), errors="coerce")
-    key = order.where(good)
-    n_lines = key.map(key.value_counts())
-    excess = (n_lines - said.groupby(key).transform("first")).fillna(0)
-    # the latest repeats of an over-long order go, as many as it has lines too many
-    rank = repeat[::-1].astype(int).groupby(key[::-1]).cumsum()[::-1]
-    drop = repeat & (excess > 0) & (rank <= excess)
-    check.flag(
-        drop,
-        None,
-        "repeat of line "
-        + first.astype("Int64").astype(str)
-        + ": order "
-        + order
-        + " has "
-        + n_lines.astype("Int64").astype(str)
-        + f" lines but its {columns.line_count} says "
-        + said.astype("Int64").astype(str),
+        for line, first, order, n, said in repeats
     )
 
 
@@ -290,37 +322,38 @@ def _sha(path: Path | str | None) -> str | None:
 
 
 def _read_mapping(path: Path | str, key: str, value: str) -> dict[str, object]:
+    """A small two-column mapping file (prices, groups, ids); any bad line fails the import."""
     csv = read_csv(path, [key, value], "utf-8")
-    if csv.rejected:
-        r = csv.rejected[0]
+    frame = pd.concat(list(csv.chunks()), ignore_index=True)
+    if csv.rejected.kept:
+        r = csv.rejected.kept[0]
         raise InputFileError(path, r.line_no, None, r.reason)
-    keys = csv.frame[key].str.strip()
+    keys = frame[key].str.strip()
     if value == "Product Price":
-        vals = parse_number(csv.frame[value])
+        vals = parse_number(frame[value])
         if vals.isna().any():
-            line = int(csv.frame.loc[vals.isna(), "_line"].iloc[0])
+            line = int(frame.loc[vals.isna(), "_line"].iloc[0])
             raise InputFileError(path, line, value, "non-numeric price")
         return dict(zip(keys, vals, strict=True))
-    return dict(zip(keys, csv.frame[value].str.strip(), strict=True))
+    return dict(zip(keys, frame[value].str.strip(), strict=True))
 
 
 def _register(
     conn: psycopg.Connection,
     restaurant: Restaurant,
-    lines: pd.DataFrame,
     list_prices: dict,
     groups: dict,
     batch: int,
     replaced: int | None,
 ) -> str:
-    """Register the restaurant and its menu items, or update what this import says about them
-    (region, city, format, product groups, list prices, first days). Returns the restaurant's id.
-    Rows registered by the batch being replaced take this import's first days."""
+    """Register the restaurant and the menu items of ``_lines``, or update what this import says
+    about them (region, city, format, product groups, list prices, first days). Returns the
+    restaurant's id. Rows registered by the batch being replaced take this import's first days."""
     known = dict(conn.execute("select name, restaurant_id from raw.restaurants").fetchall())
     rid = stable_ids([restaurant.name], known, prefix="restaurant")[restaurant.name]
-    if lines.empty:
+    first_day = conn.execute("select min(sale_date) from _lines").fetchone()[0]
+    if first_day is None:
         return rid
-    first_day = lines["sale_date"].min()
     conn.execute(
         """insert into raw.restaurants
                (restaurant_id, name, region, city, format, opened_on, batch_id)
@@ -350,33 +383,30 @@ def _register(
             "replaced": replaced,
         },
     )
-    items = (
-        lines.assign(revenue=lines["units"] * lines["unit_price"])
-        .groupby("sku_id")
-        .agg(
-            name=("sku_name", "first"),
-            launched_on=("sale_date", "min"),
-            revenue=("revenue", "sum"),
-            units=("units", "sum"),
-        )
-    )
-    skus = pd.DataFrame(
+    names = pd.Series([r[0] for r in conn.execute("select sku_name from _ids")], dtype=object)
+    attrs = pd.DataFrame(
         {
-            "sku_id": items.index,
-            "name": items["name"].to_numpy(),
-            "product_group": items["name"].map(groups).to_numpy(),
-            "given_price": items["name"].map(list_prices).to_numpy(),
-            "seen_price": (items["revenue"] / items["units"].where(items["units"] > 0))
-            .round(2)
-            .to_numpy(),
-            "launched_on": items["launched_on"].to_numpy(),
+            "sku_name": names,
+            "product_group": names.map(groups),
+            "given_price": names.map(list_prices).astype(float),
         }
     )
     conn.execute(
-        """create temp table _skus (sku_id text, name text, product_group text,
-               given_price numeric, seen_price numeric, launched_on date) on commit drop"""
+        "create temp table _attrs (sku_name text, product_group text, given_price numeric)"
+        " on commit drop"
     )
-    copy_frames(conn, "pg_temp._skus", list(skus.columns), [skus])
+    copy_frames(conn, "pg_temp._attrs", list(attrs.columns), [attrs])
+    conn.execute(
+        """create temp table _skus on commit drop as
+           select l.sku_id, min(l.sku_name) as name, min(a.product_group) as product_group,
+                  min(a.given_price) as given_price,
+                  round(sum(l.units * l.unit_price)
+                        / nullif(sum(l.units) filter (where l.unit_price is not null), 0), 2)
+                      as seen_price,
+                  min(l.sale_date) as launched_on
+             from _lines l join _attrs a using (sku_name)
+            group by l.sku_id"""
+    )
     conn.execute(
         """insert into raw.skus (sku_id, name, product_group, list_price, launched_on, batch_id)
            select sku_id, name, coalesce(product_group, 'Unassigned'),

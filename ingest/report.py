@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
+from ingest.batches import close_batch
 from ingest.copy import copy_frames
 from ingest.csvfile import CsvFile, Rejection
 
@@ -19,9 +20,14 @@ class ImportReport:
     batch_id: int
     lines_read: int
     rows_loaded: int
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)  # the ones stored (capped)
     skipped_as_duplicate_of: int | None = None
     notes: list[str] = field(default_factory=list)  # what the batch message says beyond counts
+    rejected_count: int | None = None  # every rejected line, stored or not
+
+    @property
+    def n_rejected(self) -> int:
+        return len(self.rejected) if self.rejected_count is None else self.rejected_count
 
     @classmethod
     def skipped(cls, csv: CsvFile, prior_batch: int) -> ImportReport:
@@ -35,7 +41,7 @@ class ImportReport:
             )
         lines = [
             f"{self.path}: batch {self.batch_id}: {self.lines_read} lines read, "
-            f"{self.rows_loaded} rows loaded, {len(self.rejected)} rejected"
+            f"{self.rows_loaded} rows loaded, {self.n_rejected} rejected"
         ]
         lines += [f"  {note}" for note in self.notes if note]
         if self.rejected:
@@ -44,9 +50,9 @@ class ImportReport:
             for r in self.rejected[:examples]:
                 col = f", column {r.column!r}" if r.column else ""
                 lines.append(f"  {self.path}, line {r.line_no}{col}: {r.reason}")
-            if len(self.rejected) > examples:
+            if self.n_rejected > examples:
                 lines.append(
-                    f"  … {len(self.rejected) - examples} more: select * from "
+                    f"  … {self.n_rejected - examples} more: select * from "
                     f"raw.rejected_rows where batch_id = {self.batch_id}"
                 )
         return "\n".join(lines)
@@ -69,3 +75,29 @@ def write_rejections(conn: psycopg.Connection, batch_id: int, rejected: list[Rej
         columns=["batch_id", "line_no", "column", "reason", "payload"],
     ).sort_values("line_no")
     copy_frames(conn, "raw.rejected_rows", list(df.columns), [df])
+
+
+def finish_batch(
+    conn: psycopg.Connection, batch: int, csv: CsvFile, loaded: int, notes: list[str]
+) -> ImportReport:
+    """Store the batch's rejections (the first REJECTIONS_KEPT; all are counted), close it with
+    its counts and message, and say what it did."""
+    log = csv.rejected
+    if log.dropped:
+        kinds = ", ".join(f"{k} {n:,}" for k, n in log.kinds.most_common())
+        notes = [
+            *notes,
+            f"{log.count:,} lines rejected ({kinds}); the first {len(log.kept):,} are stored",
+        ]
+    write_rejections(conn, batch, log.kept)
+    close_batch(
+        conn,
+        batch,
+        rows_read=csv.lines_read,
+        rows_loaded=loaded,
+        rows_rejected=log.count,
+        message="; ".join(n for n in notes if n) or None,
+    )
+    return ImportReport(
+        csv.path, batch, csv.lines_read, loaded, log.kept, notes=notes, rejected_count=log.count
+    )

@@ -150,3 +150,22 @@ def test_an_unexpected_error_is_a_failed_batch_and_one_line_not_a_traceback(
     )[0]
     assert status == "failed" and str(path) in message
     assert scalar(warehouse, "select count(*) from raw.daily_sales") == loaded_before
+
+
+def test_stored_rejections_are_capped_and_all_are_counted(warehouse, tmp_path):
+    # GIVEN a file of one good line and 10,050 bad ones
+    path = tmp_path / "mostly_bad.csv"
+    path.write_text(
+        HEADER + "R0001,S0001,2024-03-01,5,,,false\n" + "R0001,S0001,x,5,,,false\n" * 10_050
+    )
+    report = import_daily(warehouse, path)
+    # THEN every rejection is counted, the first REJECTIONS_KEPT are stored, the message says so
+    assert (report.rows_loaded, report.n_rejected, len(report.rejected)) == (1, 10_050, 10_000)
+    batch = query(
+        warehouse,
+        "select rows_rejected, message, (select count(*) from raw.rejected_rows r"
+        " where r.batch_id = b.batch_id) from raw.load_batches b where batch_id = %s",
+        (report.batch_id,),
+    )[0]
+    assert batch[0] == 10_050 and batch[2] == 10_000
+    assert "10,050 lines rejected (unparseable 10,050); the first 10,000 are stored" in batch[1]
