@@ -10,9 +10,11 @@ import time
 from dataclasses import dataclass, replace
 
 from frycast.forecast_store import (
+    champion_version,
+    check_alive,
     delete_run_rows,
     finish_run,
-    open_run,
+    run_lease,
     set_run_config,
     write_results,
 )
@@ -35,7 +37,7 @@ class ForecastReport:
     reconciliation: dict | None
     skipped: dict
     mlflow_run_id: str | None
-    champion_version: str | None
+    model_version: str | None  # registered in MLflow; the champion once the run is published
     seconds: float
 
 
@@ -53,10 +55,16 @@ def engine_config(settings: Settings, **overrides) -> EngineConfig:
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def make_tracker(url: str, settings: Settings):
-    from ml.tracking import Tracker, warehouse_tracking_uri
+def tracking_uri(url: str, settings: Settings) -> str:
+    from ml.tracking import warehouse_tracking_uri
 
-    uri = settings.mlflow_tracking_uri or warehouse_tracking_uri(url)
+    return settings.mlflow_tracking_uri or warehouse_tracking_uri(url)
+
+
+def make_tracker(url: str, settings: Settings):
+    from ml.tracking import Tracker
+
+    uri = tracking_uri(url, settings)
     root = settings.artifact_root()
     if root.startswith("s3://"):  # MLflow writes with its own boto3 client: env and bucket
         from frycast import s3
@@ -93,13 +101,27 @@ def run_forecast(
             config = replace(config, model_params=merged)
     started = time.perf_counter()
     run_config = {**config.to_json(), "reconciler": reconciler}
-    if run_id is None:
-        run_id = open_run(url, config.horizon, run_config)
-    else:
+    args = (url, s, config, reconciler, restaurants, track, started)
+    if run_id is not None:  # the pipeline's run: its lock's session is the run's liveness
         set_run_config(url, run_id, config.horizon, run_config)
-    tracker = make_tracker(url, s) if track else None
-    mlflow_run_id = champion = None
+        return _forecast(run_id, *args)
+    with run_lease(url, config.horizon, run_config) as run_id:
+        return _forecast(run_id, *args)
+
+
+def _forecast(
+    run_id: int,
+    url: str,
+    s: Settings,
+    config: EngineConfig,
+    reconciler: str,
+    restaurants: list[str] | None,
+    track: bool,
+    started: float,
+) -> ForecastReport:
+    mlflow_run_id = version = None
     try:
+        tracker = make_tracker(url, s) if track else None
         stale = stale_restaurants(url, restaurants)
         note = (
             "not forecast (data ends long before the others'; run them with --restaurant): "
@@ -131,12 +153,13 @@ def run_forecast(
                     tracker.log_engine(bottom)
                     if bottom is not result:
                         tracker.log_reconciliation(result.summary)
-                    champion = _register(tracker, bottom)
+                    version = _register(tracker, bottom)
         if hasattr(result, "bottom") and result.summary["coherence_error"] > COHERENCE_TOLERANCE:
             raise RuntimeError(
                 f"reconciled forecasts do not add up: relative gap "
                 f"{result.summary['coherence_error']:.1e} > {COHERENCE_TOLERANCE:.0e}"
             )
+        check_alive(url, run_id)  # a run whose lock is gone may be another's to write: stop
         delete_run_rows(url, run_id)  # a retried step rewrites its rows, never duplicates
         counts = write_results(url, run_id, result)
         finish_run(
@@ -145,6 +168,7 @@ def run_forecast(
             status="succeeded",
             history_end=panel.end.date(),
             mlflow_run_id=mlflow_run_id,
+            model_version=version,
             message=note,
         )
     except Exception as exc:
@@ -161,7 +185,7 @@ def run_forecast(
         result.summary if hasattr(result, "bottom") else None,
         stale,
         mlflow_run_id,
-        champion,
+        version,
         time.perf_counter() - started,
     )
 
@@ -224,10 +248,22 @@ def _tuned(panel, config: EngineConfig, settings: Settings, tracker) -> EngineCo
 
 
 def _register(tracker, result: EngineResult) -> str | None:
-    """The champion: the global model with the best bottom-level backtest MASE this run."""
+    """Register the global model with the best bottom-level backtest MASE this run (the
+    champion candidate: :func:`promote_champion` names it when the run is published)."""
     per_model = result.summary["per_model"]
     globals_ = [m for m in result.fitted if m in ("lightgbm", "xgboost")]
     if not globals_:
         return None
     best = min(globals_, key=lambda m: per_model[m]["mase"])
-    return tracker.register_champion(result.fitted[best])
+    return tracker.register_model(result.fitted[best])
+
+
+def promote_champion(url: str, settings: Settings | None = None) -> str | None:
+    """Point MLflow's champion alias at the latest published run's model (the publish step):
+    published runs only, and a step missed (killed after publishing) is made up next time."""
+    from ml.tracking import set_champion
+
+    version = champion_version(url)
+    if version is not None:
+        set_champion(tracking_uri(url, settings or get_settings()), version)
+    return version

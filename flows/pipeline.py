@@ -6,7 +6,8 @@ of the forecast marts → metric gate → publish → snapshot (the published fo
 S3 / MinIO or locally; a failed snapshot is reported, the run stays published). Tasks are thin
 wrappers over `frycast` / `ml` functions and pass run ids, never DataFrames. One pipeline at a
 time (advisory lock); a run that fails or was killed is marked failed, and the previously
-published run stays served.
+published run stays served. Run states: running → succeeded (written) → publishing → succeeded
+and published; a run is alive while its lock's session holds the lock (forecast.run_states).
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ class GateHalted(RuntimeError):
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
-def start_run(url: str, horizon: int) -> int:
-    abandoned = fail_abandoned_runs(url)
+def start_run(url: str, horizon: int, holder_pid: int | None = None) -> int:
+    """Fail the runs whose process died, then open this one, alive while ``holder_pid`` (the
+    pipeline lock's session) holds the lock."""
+    abandoned = fail_abandoned_runs(url, holder_pid=holder_pid)
     if abandoned:
         get_run_logger().warning("marked abandoned runs failed: %s", abandoned)
-    run_id = open_run(url, horizon, {"pipeline": "forecast_pipeline"})
+    run_id = open_run(url, horizon, {"pipeline": "forecast_pipeline"}, backend_pid=holder_pid)
     try:
         flow_run = get_run_context().flow_run.id
     except Exception:  # noqa: BLE001 - outside a flow run (tests calling the task's fn)
@@ -96,7 +99,11 @@ def dbt_build(url: str, args: list[str]) -> DbtResult:
 def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
     with stage("data quality (GX)"):
         window = quality.validation_window(url, dbt_result.through_batch_id)
-        checks = quality.run_expectations(url, window) + [quality.freshness(url)]
+        checks = quality.run_expectations(url, window) + [
+            quality.freshness(url),
+            quality.rejections(url, window),
+            quality.partial_days(url),
+        ]
         quality.mark_validated(url, run_id, window)
     checks += quality.dbt_checks(dbt_result)
     if not dbt_result.success and not dbt_result.tests:
@@ -134,7 +141,7 @@ def forecast(url: str, run_id: int, overrides: dict) -> dict:
         "bottom": report.summary.get("per_model", {}),
         "levels": (report.reconciliation or {}).get("levels", {}),
         "mlflow_run_id": report.mlflow_run_id,
-        "champion_version": report.champion_version,
+        "model_version": report.model_version,
         "skipped": {k: str(v) for k, v in report.skipped.items()},
         "seconds": round(report.seconds, 1),
     }
@@ -155,9 +162,17 @@ def feature_advice(url: str, run_id: int) -> quality.Verdict:
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
-def publish(url: str, run_id: int) -> int:
-    publish_run(url, run_id)
-    return run_id
+def publish(url: str, run_id: int) -> str | None:
+    """Serve the run, then move MLflow's champion alias to its model (only here, so a run that
+    never published never becomes champion). Returns the champion version."""
+    publish_run(url, run_id)  # a retry after it succeeded is a no-op
+    from flows.forecast import promote_champion
+
+    try:
+        return promote_champion(url)
+    except Exception as exc:  # noqa: BLE001 - the run is served; the next publish moves it
+        get_run_logger().error("run %s published; champion alias not moved: %s", run_id, exc)
+        return None
 
 
 @task(retries=2, retry_delay_seconds=10)
@@ -204,7 +219,7 @@ def forecast_pipeline(
     overrides = {k: v for k, v in overrides.items() if v is not None}
     with pipeline_lock(url) as lock:
         before = published_run(url)
-        run_id = start_run(url, horizon or s.horizon_days)
+        run_id = start_run(url, horizon or s.horizon_days, lock.pid)
         try:
             built = dbt_build(url, WAREHOUSE_MODELS)
             validate_data(url, run_id, built)
@@ -221,16 +236,18 @@ def forecast_pipeline(
             if not review.go:
                 raise GateHalted(f"metric gate: {review.summary}")
             lock.check()
-            publish(url, run_id)
+            champion = publish(url, run_id)
         except BaseException as exc:
             finish_run(url, run_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:2000])
             _artifact(url, run_id, before, failed=str(exc))
             raise
         snap = _snapshot(url, run_id)
+        report["champion_version"] = champion
         _artifact(url, run_id, before, report=report, dq=dq, review=review, snap=snap)
         return {
             "run_id": run_id,
             "published": True,
+            "champion_version": champion,
             "data_quality": dq.verdict,
             "metrics": review.verdict,
             "snapshot": snap["uri"],
@@ -257,8 +274,8 @@ def _artifact(
             + ", ".join(f"{t} {n:,}" for t, n in report["rows"].items()),
             f"- data-quality gate: **{dq.verdict}** — {dq.summary}",
             f"- metric gate: **{review.verdict}** — {review.summary}",
-            f"- MLflow run `{report['mlflow_run_id']}`, "
-            f"champion version {report['champion_version']}",
+            f"- MLflow run `{report['mlflow_run_id']}`, model version "
+            f"{report['model_version']}; champion version {report['champion_version']}",
             _snapshot_line(run_id, snap),
             "",
             "| level | MASE base | MASE reconciled | coverage 80% |",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 import psycopg
 
 from frycast.db import dbt_env
 from frycast.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class DbtResult:
     # every dbt test that ran: (name, relation it tests, status, failing rows, message)
     tests: list[tuple[str, str | None, str, int | None, str]] = field(default_factory=list)
     through_batch_id: int | None = None  # the build's high-water mark (build and run only)
+    attempts: int = 1  # invocations: more than one when a lock timeout made it retry
 
 
 BUILDS = {"build", "run"}  # the commands that take in batches
@@ -38,20 +43,37 @@ def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtR
     """``dbt <args>`` with the profile pointed at ``url``; returns what passed and what failed.
 
     A build or run is bounded by one high-water mark fixed at its start (``through_batch_id``),
-    so every incremental model takes in, and records, the same batches."""
-    from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
-
+    so every incremental model takes in, and records, the same batches. Its sessions wait at
+    most ``dbt_lock_timeout_ms`` for a lock; a run that failed on a lock timeout is retried
+    (the same arguments, so the same mark) up to ``dbt_lock_retries`` times."""
     s = settings or get_settings()
     through = None
     if args and args[0] in BUILDS and "--vars" not in args:
         through = high_water_mark(url)
         args = [*args, "--vars", json.dumps({"through_batch_id": through})]
+    options = f"{os.environ.get('PGOPTIONS', '')} -c lock_timeout={s.dbt_lock_timeout_ms}"
     env = {
         **dbt_env(url),
+        "PGOPTIONS": options.strip(),  # libpq reads it for every session dbt opens
         "FRYCAST_DBT_THREADS": str(s.dbt_threads),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
+    for attempt in range(1, s.dbt_lock_retries + 2):
+        result = _invoke(args, env, s)
+        timed_out = [f for f in result.failures if "lock timeout" in f]
+        if result.success or not timed_out or attempt > s.dbt_lock_retries:
+            break
+        log.warning(
+            "dbt %s: %s; retry %d of %d", args[0], timed_out[0][:300], attempt, s.dbt_lock_retries
+        )
+        time.sleep(s.dbt_lock_retry_delay_s * attempt)
+    return replace(result, through_batch_id=through, attempts=attempt)
+
+
+def _invoke(args: list[str], env: dict[str, str], s: Settings) -> DbtResult:
+    from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
+
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -83,4 +105,4 @@ def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtR
             failures.append(f"{r.node.unique_id}: {status}: {(r.message or '').strip()[:300]}")
     if res.exception is not None:
         failures.append(f"dbt raised: {res.exception}")
-    return DbtResult(res.success and not failures, passed, len(failures), failures, tests, through)
+    return DbtResult(res.success and not failures, passed, len(failures), failures, tests)

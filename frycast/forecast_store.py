@@ -7,6 +7,7 @@ from contextlib import contextmanager, suppress
 
 import pandas as pd
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from frycast.stages import stage
 from ingest.copy import copy_frames
@@ -69,12 +70,13 @@ CALIBRATION_COLUMNS = [
 IMPORTANCE_COLUMNS = ["run_id", "model", "feature", "importance"]
 
 
-def open_run(url: str, horizon: int, config: dict) -> int:
+def open_run(url: str, horizon: int, config: dict, *, backend_pid: int | None = None) -> int:
+    """A new run. ``backend_pid``: the session holding the pipeline lock for it (its liveness)."""
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "insert into forecast.forecast_runs (horizon_days, config) values (%s, %s)"
-            " returning run_id",
-            (horizon, json.dumps(config, default=str)),
+            "insert into forecast.forecast_runs (horizon_days, config, backend_pid)"
+            " values (%s, %s, %s) returning run_id",
+            (horizon, json.dumps(config, default=str), backend_pid),
         ).fetchone()[0]
 
 
@@ -87,6 +89,17 @@ def set_run_config(url: str, run_id: int, horizon: int, config: dict) -> None:
         )
 
 
+class RunStateError(RuntimeError):
+    """The run is not in the state this step needs (say, a sweep found it dead and failed it)."""
+
+
+# the states a run may finish from: a run succeeds only while running; a published run stays
+FINISH_FROM = {
+    "succeeded": ("running",),
+    "failed": ("running", "succeeded", "publishing", "failed"),
+}
+
+
 def finish_run(
     url: str,
     run_id: int,
@@ -94,16 +107,35 @@ def finish_run(
     status: str,
     history_end=None,
     mlflow_run_id=None,
+    model_version: str | None = None,
     message: str | None = None,
-) -> None:
+) -> bool:
+    """Record how the run ended; False when it could not fail (it is published). A run that
+    is no longer running cannot succeed: :class:`RunStateError`."""
     with psycopg.connect(url) as conn:
-        conn.execute(
+        row = conn.execute(
             """update forecast.forecast_runs
                   set status = %s, finished_at = now(), history_end = coalesce(%s, history_end),
-                      mlflow_run_id = coalesce(%s, mlflow_run_id), message = %s
-                where run_id = %s""",
-            (status, history_end, mlflow_run_id, message, run_id),
-        )
+                      mlflow_run_id = coalesce(%s, mlflow_run_id),
+                      model_version = coalesce(%s::text, model_version), message = %s
+                where run_id = %s and status = any(%s) and not published
+            returning run_id""",
+            (
+                status,
+                history_end,
+                mlflow_run_id,
+                model_version,
+                message,
+                run_id,
+                list(FINISH_FROM[status]),
+            ),
+        ).fetchone()
+        if row is None and status == "succeeded":
+            now = conn.execute(
+                "select status from forecast.forecast_runs where run_id = %s", (run_id,)
+            ).fetchone()
+            raise RunStateError(f"run {run_id} cannot succeed: status {now and now[0]}")
+    return row is not None
 
 
 def write_results(url: str, run_id: int, result) -> dict[str, int]:
@@ -147,6 +179,9 @@ def _chunks(frame: pd.DataFrame, size: int = 500_000):
 
 
 PIPELINE_LOCK = 727_001  # pg advisory lock key: one forecasting pipeline at a time
+RUN_LEASE = 727_002  # with the run id: a `frycast forecast` run's own lock (its liveness)
+# the server notices a vanished client host within about a minute, not after the OS's 2 hours
+KEEPALIVE = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
 
 
 class LockLost(RuntimeError):
@@ -154,10 +189,12 @@ class LockLost(RuntimeError):
 
 
 class HeldLock:
-    """The pipeline lock's session; ``check()`` before a step that must not run unlocked."""
+    """The pipeline lock's session; ``check()`` before a step that must not run unlocked.
+    ``pid`` is its backend: runs record it, and are alive while it holds the lock."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
+        self.pid = conn.info.backend_pid
 
     def check(self) -> None:
         try:
@@ -174,12 +211,17 @@ class HeldLock:
             raise LockLost("the pipeline lock is no longer held by this run")
 
 
+def _lock_session(url: str) -> psycopg.Connection:
+    options = conninfo_to_dict(url).get("options")  # keep the URL's own options
+    return psycopg.connect(url, autocommit=True, options=f"{options or ''} {KEEPALIVE}".strip())
+
+
 @contextmanager
 def pipeline_lock(url: str, wait: bool = True):
     """Hold the pipeline's advisory lock for the duration: a second run waits (serialises)
     instead of interleaving its writes and publish with the first one's. Yields a
     :class:`HeldLock` whose ``check()`` says whether the lock is still held."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with _lock_session(url) as conn:
         if wait:
             conn.execute("select pg_advisory_lock(%s)", (PIPELINE_LOCK,))
         elif not conn.execute("select pg_try_advisory_lock(%s)", (PIPELINE_LOCK,)).fetchone()[0]:
@@ -191,38 +233,115 @@ def pipeline_lock(url: str, wait: bool = True):
                 conn.execute("select pg_advisory_unlock(%s)", (PIPELINE_LOCK,))
 
 
-def fail_abandoned_runs(url: str) -> list[int]:
-    """Runs still 'running' while we hold the pipeline lock were killed mid-way: mark them."""
+@contextmanager
+def run_lease(url: str, horizon: int, config: dict):
+    """Open a run outside the pipeline and hold its own lock while the block runs: the run is
+    alive exactly as long as this session (it dies with the process). Yields the run id."""
+    with _lock_session(url) as conn:
+        with conn.transaction():  # readers never see the run without its lock
+            run_id = conn.execute(
+                "insert into forecast.forecast_runs (horizon_days, config, backend_pid)"
+                " values (%s, %s, pg_backend_pid()) returning run_id",
+                (horizon, json.dumps(config, default=str)),
+            ).fetchone()[0]
+            # a session lock taken in a transaction outlives its commit
+            conn.execute("select pg_advisory_lock(%s, %s::int)", (RUN_LEASE, run_id))
+        try:
+            yield run_id
+        finally:
+            with suppress(psycopg.Error):
+                conn.execute("select pg_advisory_unlock(%s, %s::int)", (RUN_LEASE, run_id))
+
+
+def check_alive(url: str, run_id: int) -> None:
+    """:class:`LockLost` when the session the run recorded no longer holds its lock: checked
+    before a step that writes, so a run another process may think dead writes nothing."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select forecast.run_alive(run_id, backend_pid) from forecast.forecast_runs"
+            " where run_id = %s",
+            (run_id,),
+        ).fetchone()
+    if row is not None and row[0] is False:
+        raise LockLost(f"run {run_id}: the session holding its lock is gone")
+
+
+def fail_abandoned_runs(url: str, holder_pid: int | None = None) -> list[int]:
+    """Mark failed the runs whose process is gone before they completed (forecast.run_states).
+
+    ``holder_pid``: the caller holds the pipeline lock in that session, so no earlier run can
+    still be alive under it (a reused pid), nor one that recorded no session (older code)."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            """update forecast.forecast_runs
+            """update forecast.forecast_runs r
                   set status = 'failed', finished_at = now(),
-                      message = coalesce(message || '; ', '')
-                                || 'abandoned: the process running it stopped'
-                where status = 'running'
-            returning run_id"""
+                      message = coalesce(r.message || '; ', '') || 'abandoned'
+                                || case r.status when 'publishing' then ' while publishing'
+                                                 when 'succeeded' then ' before publishing'
+                                                 else '' end
+                                || ': the process running it stopped'
+                 from forecast.run_states s
+                where s.run_id = r.run_id and s.incomplete
+                  and (s.alive is false
+                       or (%(holder)s::int is not null
+                           and (r.backend_pid is null or r.backend_pid = %(holder)s::int)))
+            returning r.run_id""",
+            {"holder": holder_pid},
         ).fetchall()
-    return [r[0] for r in rows]
+    return sorted(r[0] for r in rows)
 
 
 def publish_run(url: str, run_id: int) -> None:
-    """Serve ``run_id``: one transaction, only for a run that succeeded and has its rows."""
+    """Serve ``run_id``: succeeded → publishing → succeeded and published, for a run with rows
+    whose session still holds its lock. A published run is left as it is (a retried step)."""
     with psycopg.connect(url) as conn:
-        status = conn.execute(
-            "select status from forecast.forecast_runs where run_id = %s for update", (run_id,)
+        row = conn.execute(
+            "select status, published, forecast.run_alive(run_id, backend_pid)"
+            " from forecast.forecast_runs where run_id = %s for update",
+            (run_id,),
         ).fetchone()
-        if status is None or status[0] != "succeeded":
-            raise RuntimeError(f"run {run_id} cannot be published: status {status and status[0]}")
+        if row is not None and row[1]:
+            return
+        if row is None or row[0] not in ("succeeded", "publishing"):
+            raise RuntimeError(f"run {run_id} cannot be published: status {row and row[0]}")
+        if row[2] is False:
+            raise LockLost(f"run {run_id} cannot be published: its session is gone")
         has_rows = conn.execute(
             "select exists (select 1 from forecast.forecast_values where run_id = %s)", (run_id,)
         ).fetchone()[0]
         if not has_rows:
             raise RuntimeError(f"run {run_id} has no forecast rows")
         conn.execute(
-            "update forecast.forecast_runs set published = true, published_at = now()"
-            " where run_id = %s",
+            "update forecast.forecast_runs set status = 'publishing' where run_id = %s",
             (run_id,),
         )
+    complete_publish(url, run_id)
+
+
+def complete_publish(url: str, run_id: int) -> None:
+    """publishing → published, in one transaction, only while the run's session is alive and no
+    sweep failed it in between."""
+    with psycopg.connect(url) as conn:
+        done = conn.execute(
+            """update forecast.forecast_runs
+                  set status = 'succeeded', published = true, published_at = now()
+                where run_id = %s and status = 'publishing'
+                  and forecast.run_alive(run_id, backend_pid) is not false
+            returning run_id""",
+            (run_id,),
+        ).fetchone()
+    if done is None:
+        raise LockLost(f"run {run_id} was not published: its session is gone or it was failed")
+
+
+def champion_version(url: str) -> str | None:
+    """The model version MLflow's champion alias should name: the latest published run's."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select model_version from forecast.forecast_runs"
+            " where published and model_version is not null order by run_id desc limit 1"
+        ).fetchone()
+    return row and row[0]
 
 
 def published_run(url: str) -> int | None:

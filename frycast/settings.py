@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     embedded_database: str = Field(default="frycast", alias="FRYCAST_EMBEDDED_DATABASE")
     dbt_project_dir: Path = Field(default=PROJECT_ROOT / "dbt_project", alias="FRYCAST_DBT_DIR")
     dbt_threads: int = Field(default=2, alias="FRYCAST_DBT_THREADS")
+    # A dbt statement waits this long for a lock (a reader's open transaction on a mart) before
+    # it gives up; the build is then retried, so a reader can stall it (and the readers queued
+    # behind its lock request) for seconds, never for good. The reader's idle transactions end
+    # after 60 s (infra/sql/01_roles_schemas.sql): the default retries outlast that.
+    dbt_lock_timeout_ms: int = Field(default=10_000, ge=1, alias="FRYCAST_DBT_LOCK_TIMEOUT_MS")
+    dbt_lock_retries: int = Field(default=3, ge=0, alias="FRYCAST_DBT_LOCK_RETRIES")
+    dbt_lock_retry_delay_s: float = Field(default=5.0, ge=0, alias="FRYCAST_DBT_LOCK_RETRY_DELAY")
     infra_sql_dir: Path = PROJECT_ROOT / "infra" / "sql"
 
     # forecasting (ml/ via flows/)

@@ -1,5 +1,6 @@
 """MLflow tracking: every forecasting run's parameters, metrics per level, feature importances,
-calibration and selection, and the global model registered with a ``champion`` alias."""
+calibration and selection, and the global model registered; the ``champion`` alias names the
+latest published run's model."""
 
 from __future__ import annotations
 
@@ -129,8 +130,9 @@ class Tracker:
         self.mlflow.log_metrics(metrics)
         self.mlflow.set_tag("reconciler", summary["reconciler"])
 
-    def register_champion(self, model) -> str | None:
-        """Log a fitted global model, register it, and point the ``champion`` alias at it."""
+    def register_model(self, model) -> str | None:
+        """Log a fitted global model and register it; its version becomes the ``champion`` only
+        when the run is published (:func:`set_champion`), so an unpublished run never is."""
         from ml.models.gbm import LightGBMGlobal, XGBoostGlobal
 
         if isinstance(model, LightGBMGlobal):
@@ -144,6 +146,14 @@ class Tracker:
         else:
             return None
         version = self.mlflow.register_model(info.model_uri, REGISTERED_MODEL)
-        self.client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version.version)
         self.client.set_model_version_tag(REGISTERED_MODEL, version.version, "model", model.name)
-        return version.version
+        return str(version.version)
+
+
+def set_champion(tracking_uri: str, version: str) -> None:
+    """Point the ``champion`` alias at ``version`` (the publish step's job). A client of its own:
+    ``mlflow.set_tracking_uri`` would change the process's global tracking target."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, str(version))

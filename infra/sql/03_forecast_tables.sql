@@ -3,7 +3,7 @@
 create table if not exists forecast.forecast_runs (
     run_id        bigint generated always as identity primary key,
     status        text        not null default 'running'
-                  check (status in ('running', 'succeeded', 'failed')),
+                  check (status in ('running', 'succeeded', 'publishing', 'failed')),
     created_at    timestamptz not null default now(),
     finished_at   timestamptz,
     horizon_days  integer     not null,
@@ -104,6 +104,61 @@ alter table forecast.forecast_runs add column if not exists snapshot_uri text;
 -- The newest loaded batch the run's data-quality checks covered: the next run checks the rows of
 -- newer batches only (loaded batches do not change; a check of every batch's row count says so).
 alter table forecast.forecast_runs add column if not exists validated_through_batch_id bigint;
+
+-- Run states: running → succeeded (rows written) → publishing → succeeded with published = true.
+-- A run whose process died is failed. Warehouses from before 'publishing': swap the check.
+do $$
+begin
+    if not exists (select from pg_constraint
+                    where conrelid = 'forecast.forecast_runs'::regclass
+                      and conname = 'forecast_runs_status_check'
+                      and pg_get_constraintdef(oid) like '%publishing%') then
+        alter table forecast.forecast_runs drop constraint if exists forecast_runs_status_check;
+        alter table forecast.forecast_runs add constraint forecast_runs_status_check
+            check (status in ('running', 'succeeded', 'publishing', 'failed'));
+    end if;
+end
+$$;
+-- The backend holding the run's advisory lock (the pipeline lock, or the run's own lease for
+-- `frycast forecast`): the run is alive exactly while that session holds it.
+alter table forecast.forecast_runs add column if not exists backend_pid integer;
+-- The MLflow model version the run registered; the `champion` alias moves to it on publish.
+alter table forecast.forecast_runs add column if not exists model_version text;
+
+-- Is the run's process alive? Null when it recorded no session (a run from before leases).
+-- Keys: frycast.forecast_store.PIPELINE_LOCK (bigint) and (RUN_LEASE, run_id).
+create or replace function forecast.run_alive(p_run_id bigint, p_backend_pid integer)
+returns boolean
+language sql stable as $fn$
+    select case when p_backend_pid is null then null else exists (
+        select from pg_locks l
+         where l.locktype = 'advisory' and l.granted and l.pid = p_backend_pid
+           and l.database = (select oid from pg_database where datname = current_database())
+           and ((l.classid = 0 and l.objid = 727001 and l.objsubid = 1)
+                or (l.classid = 727002 and l.objid::bigint = p_run_id and l.objsubid = 2)))
+    end
+$fn$;
+alter function forecast.run_alive(bigint, integer) owner to frycast_owner;
+
+-- What readers should believe: `state` is `failed` for a run whose process is gone before it
+-- completed (`incomplete`: running, publishing, or a pipeline run not yet published), at once,
+-- before a sweep (frycast.forecast_store.fail_abandoned_runs) records it.
+create or replace view forecast.run_states as
+select
+    r.run_id,
+    r.status,
+    r.published,
+    r.backend_pid,
+    a.alive,
+    i.incomplete,
+    case when i.incomplete and a.alive is false then 'failed' else r.status end as state
+from forecast.forecast_runs r
+cross join lateral (select forecast.run_alive(r.run_id, r.backend_pid) as alive) a
+cross join lateral (
+    select r.status in ('running', 'publishing')
+           or (r.status = 'succeeded' and not r.published
+               and coalesce(r.config ->> 'pipeline' = 'forecast_pipeline', false)) as incomplete
+) i;
 
 -- Data-quality results of a pipeline run: Great Expectations and dbt tests, one row per check.
 create table if not exists forecast.dq_results (

@@ -14,9 +14,10 @@ from prefect.testing.utilities import prefect_test_harness
 from flows import pipeline
 from flows.drift import drift_check
 from flows.pipeline import GateHalted, forecast_pipeline
+from frycast import forecast_store
 from frycast.db import OWNER, login_url
 from frycast.dbt import run_dbt
-from frycast.forecast_store import PIPELINE_LOCK, LockLost, published_run
+from frycast.forecast_store import PIPELINE_LOCK, LockLost, fail_abandoned_runs, published_run
 from ingest.daily import import_daily
 from ingest.seed import seed
 from tests.conftest import _clone, _drop, _with_db, query, scalar
@@ -61,6 +62,36 @@ def first(warehouse):
     return forecast_pipeline(url=login_url(warehouse, OWNER), **CHEAP)
 
 
+def _champion(url: str) -> str | None:
+    """The model version MLflow's champion alias names."""
+    rows = query(
+        url,
+        "select version::text from mlflow.registered_model_aliases"
+        " where name = 'frycast-global-model' and alias = 'champion'",
+    )
+    return rows[0][0] if rows else None
+
+
+def _served(url: str) -> tuple[int, str]:
+    """The served run and a checksum of every row readers get from marts.fct_forecast."""
+    digest = scalar(
+        url,
+        "select md5(string_agg(concat_ws('|', run_id, level, node_key, forecast_date, yhat,"
+        " yhat_lo80, yhat_hi80), ',' order by level, node_key, forecast_date))"
+        " from marts.fct_forecast",
+    )
+    return published_run(url), digest
+
+
+def _last_run(url: str) -> tuple:
+    return query(
+        url,
+        "select r.run_id, r.status, r.published, r.model_version, s.state, r.message"
+        " from forecast.forecast_runs r join forecast.run_states s using (run_id)"
+        " order by run_id desc limit 1",
+    )[0]
+
+
 def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
     assert first["published"] and first["data_quality"] == "proceed"
     assert first["metrics"] == "publish"
@@ -73,6 +104,10 @@ def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
     )
     assert owners == [(OWNER,)]
     assert published_run(warehouse) == first["run_id"]
+    # succeeded and published; its registered model is now the champion
+    run_id, status, published, version, state, _ = _last_run(warehouse)
+    assert (run_id, status, published, state) == (first["run_id"], "succeeded", True, "succeeded")
+    assert version and first["champion_version"] == version == _champion(warehouse)
     assert first["snapshot"].endswith(f"/run_id={first['run_id']}/forecast_values.parquet")
     n_series = scalar(warehouse, "select count(*) from features.feat_series where is_active")
     levels = dict(query(warehouse, "select level, count(*) from marts.fct_forecast group by level"))
@@ -140,7 +175,7 @@ def test_a_rerun_with_the_same_inputs_changes_nothing(warehouse, first):
 
 
 def test_a_failure_mid_run_keeps_the_published_run_served(warehouse, first, monkeypatch):
-    served = published_run(warehouse)
+    served, digest, champion = *_served(warehouse), _champion(warehouse)
 
     def broken(url, run_id):
         raise RuntimeError("injected: the database went away while publishing")
@@ -155,13 +190,24 @@ def test_a_failure_mid_run_keeps_the_published_run_served(warehouse, first, monk
     )[0]
     assert failed[1:3] == ("failed", False) and "injected" in failed[3]
     # its rows were written, but nobody reads them: the served run is unchanged
-    assert published_run(warehouse) == served
+    assert _served(warehouse) == (served, digest)
     assert scalar(warehouse, "select max(run_id) from marts.fct_forecast") == served
+    # its model was registered but is not the champion
+    version = _last_run(warehouse)[3]
+    assert version and version != champion and _champion(warehouse) == champion
+    assert (
+        scalar(
+            warehouse,
+            "select count(*) from marts.fct_forecast_accuracy where run_id = %s",
+            (failed[0],),
+        )
+        == 0
+    )
 
 
 def test_a_run_that_lost_its_lock_does_not_publish(warehouse, first, monkeypatch):
     # GIVEN the lock's session is terminated while the run is being reviewed
-    served = published_run(warehouse)
+    served, digest, champion = *_served(warehouse), _champion(warehouse)
     review = pipeline.metric_review.fn
 
     def review_then_lose_the_lock(url, run_id):
@@ -183,7 +229,56 @@ def test_a_run_that_lost_its_lock_does_not_publish(warehouse, first, monkeypatch
         "select status, published from forecast.forecast_runs order by run_id desc limit 1",
     )[0]
     assert (status, published) == ("failed", False)
-    assert published_run(warehouse) == served
+    assert _served(warehouse) == (served, digest) and _champion(warehouse) == champion
+
+
+class Killed(RuntimeError):
+    """The process dies here."""
+
+
+@pytest.mark.parametrize("where", ["metric review", "publish"])
+def test_a_run_killed_before_it_is_served_reads_failed_and_changes_nothing(
+    warehouse, first, monkeypatch, where
+):
+    served, digest, champion = *_served(warehouse), _champion(warehouse)
+
+    def die(*args, **kwargs):
+        raise Killed(where)
+
+    # GIVEN the process dies after writing (in the metric review), or inside the publish step
+    # (status publishing, the flag not yet flipped): it records nothing more, and its lock's
+    # session ends with it
+    if where == "metric review":
+        monkeypatch.setattr(pipeline.metric_review, "fn", die)
+    else:
+        monkeypatch.setattr(forecast_store, "complete_publish", die)
+    monkeypatch.setattr(pipeline, "finish_run", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "_artifact", lambda *a, **k: None)
+    with pytest.raises(Killed):
+        forecast_pipeline(url=warehouse, **CHEAP)
+    # THEN the table holds what the dead process last wrote, and readers see it failed at once
+    run_id, status, published, version, state, _ = _last_run(warehouse)
+    assert (status, published) == ("succeeded" if where == "metric review" else "publishing", False)
+    assert state == "failed"
+    # AND nothing of it is served, and the champion did not move to its model
+    assert _served(warehouse) == (served, digest)
+    assert version and version != champion and _champion(warehouse) == champion
+    # WHEN a sweep runs (any pipeline's start, or a reader's tool as the owner)
+    assert fail_abandoned_runs(warehouse) == [run_id]
+    # THEN it is recorded failed, cannot be published, and no mart counts it
+    _, status, published, _, state, message = _last_run(warehouse)
+    assert (status, published, state) == ("failed", False, "failed") and "abandoned" in message
+    with pytest.raises(RuntimeError, match="cannot be published"):
+        forecast_store.publish_run(warehouse, run_id)
+    assert (
+        scalar(
+            warehouse,
+            "select count(*) from marts.fct_forecast_accuracy where run_id = %s",
+            (run_id,),
+        )
+        == 0
+    )
+    assert _served(warehouse) == (served, digest) and _champion(warehouse) == champion
 
 
 def _halted_run(warehouse) -> tuple[int, str]:

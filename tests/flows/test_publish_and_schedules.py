@@ -57,7 +57,8 @@ def test_the_lock_knows_when_its_session_was_lost(blank_warehouse):
 
 def test_a_killed_run_is_marked_failed_and_cannot_be_published(blank_warehouse):
     run_id = open_run(blank_warehouse, 365, {})  # its process died before finishing
-    assert fail_abandoned_runs(blank_warehouse) == [run_id]
+    with pipeline_lock(blank_warehouse) as lock:  # found by the next pipeline
+        assert fail_abandoned_runs(blank_warehouse, holder_pid=lock.pid) == [run_id]
     status, message = query(
         blank_warehouse,
         "select status, message from forecast.forecast_runs where run_id = %s",

@@ -57,12 +57,13 @@ def test_a_complete_year_for_every_series_with_intervals(tiny_warehouse, report)
     )
     # the base forecasts and the reconciled ones, for every series and day
     assert rows == [(False, n_series * 365, n_series, 365, 0, 0, 0), (True,) + rows[0][1:]]
-    status, end = query(
+    status, end, state = query(
         tiny_warehouse,
-        "select status, history_end from forecast.forecast_runs where run_id = %s",
+        "select status, history_end, s.state from forecast.forecast_runs"
+        " join forecast.run_states s using (run_id, status) where run_id = %s",
         (report.run_id,),
     )[0]
-    assert status == "succeeded"
+    assert status == state == "succeeded"  # its lease ended with it: finished, not dead
     assert end == scalar(tiny_warehouse, "select max(sale_date) from marts.fct_daily_sales")
 
 
@@ -144,16 +145,13 @@ def test_backtests_and_selection_are_stored(tiny_warehouse, report):
 
 
 def test_mlflow_records_are_in_the_warehouse(tiny_warehouse, report):
-    assert report.mlflow_run_id and report.champion_version
-    # the forecast run points at its MLflow run, which finished
-    assert (
-        scalar(
-            tiny_warehouse,
-            "select mlflow_run_id from forecast.forecast_runs where run_id = %s",
-            (report.run_id,),
-        )
-        == report.mlflow_run_id
-    )
+    assert report.mlflow_run_id and report.model_version
+    # the forecast run points at its MLflow run, which finished, and at the model it registered
+    assert query(
+        tiny_warehouse,
+        "select mlflow_run_id, model_version from forecast.forecast_runs where run_id = %s",
+        (report.run_id,),
+    ) == [(report.mlflow_run_id, report.model_version)]
     run = query(
         tiny_warehouse,
         """select r.status, e.name
@@ -189,8 +187,8 @@ def test_mlflow_records_are_in_the_warehouse(tiny_warehouse, report):
         )
         assert metrics[f"{model}.restaurant_sku.mase"] == pytest.approx(stored)
     assert any(k.startswith("lightgbm.importance.") for k in metrics)
-    # the global model is registered from this run; the champion alias points at the newest
-    # registered version (a later test registers another one)
+    # the global model is registered from this run; no run was published, so no model is the
+    # champion (the alias moves only when a run is published)
     versions = dict(
         query(
             tiny_warehouse,
@@ -198,12 +196,12 @@ def test_mlflow_records_are_in_the_warehouse(tiny_warehouse, report):
                 where name = 'frycast-global-model'""",
         )
     )
-    assert versions[int(report.champion_version)] == report.mlflow_run_id
+    assert versions[int(report.model_version)] == report.mlflow_run_id
     alias = query(
         tiny_warehouse,
         "select name, version from mlflow.registered_model_aliases where alias = 'champion'",
     )
-    assert alias == [("frycast-global-model", max(versions))]
+    assert alias == []
 
 
 def test_mlflow_artifacts_go_where_the_settings_say(tiny_warehouse, report, artifacts):
@@ -278,16 +276,16 @@ def test_the_cli_forecasts_the_tiny_warehouse(tiny_warehouse, report, artifacts)
         )
         == n_series
     )
-    # and the champion alias moved to the model this run registered
-    version, model_run = query(
+    # and it registered its model, which is not the champion: only a published run's is
+    version = scalar(
         tiny_warehouse,
-        """select a.version, v.run_id from mlflow.registered_model_aliases a
-             join mlflow.model_versions v using (name, version)
-            where a.alias = 'champion'""",
-    )[0]
-    assert model_run == mlflow_run
-    assert version > int(report.champion_version)
-    assert f"champion version {version}" in done.stdout
+        "select version from mlflow.model_versions where name = 'frycast-global-model'"
+        " and run_id = %s",
+        (mlflow_run,),
+    )
+    assert version > int(report.model_version)
+    assert f"model version {version}, not the champion" in done.stdout
+    assert query(tiny_warehouse, "select 1 from mlflow.registered_model_aliases") == []
 
 
 def test_tracking_leaves_the_users_mlflow_environment_alone(tiny_warehouse, tmp_path, monkeypatch):

@@ -19,4 +19,7 @@ select
 from {{ source('forecast', 'backtest_metrics') }} as m
 inner join {{ source('forecast', 'forecast_runs') }} as r
     on m.run_id = r.run_id
-where r.status = 'succeeded'
+-- runs that completed: a pipeline run only once published (one killed before is not counted)
+where
+    r.status = 'succeeded'
+    and (r.published or coalesce(r.config ->> 'pipeline', '') <> 'forecast_pipeline')
