@@ -11,6 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from frycast.stages import stage
 from ingest.copy import copy_frames
+from ml.intervals import check_quantiles
 
 VALUE_COLUMNS = [
     "run_id",
@@ -158,6 +159,7 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
         ],
         columns=IMPORTANCE_COLUMNS,
     )
+    check_quantiles(result.forecasts, f"run {run_id}")
     frames = {
         "forecast.forecast_values": (VALUE_COLUMNS, result.forecasts.assign(run_id=run_id)),
         "forecast.feature_importances": (IMPORTANCE_COLUMNS, importances),

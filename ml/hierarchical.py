@@ -28,7 +28,7 @@ import pandas as pd
 from frycast.stages import stage
 from ml.backtest import Mapper, serial_map
 from ml.engine import EngineConfig, EngineResult, pooled_interval_scores, run_engine
-from ml.intervals import BUCKETS
+from ml.intervals import BUCKETS, in_bucket
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.panel import Panel
 from ml.reconcile.hierarchy import FRYCAST_LEVELS, Hierarchy
@@ -107,7 +107,7 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
     history = panel.y
 
     # backtests reconciled fold by fold, each with a covariance from the *other* folds
-    rec_bt = np.empty_like(bt_pred)
+    rec_bt = np.full(bt_pred.shape, np.nan)
     for i in range(n_f):
         others = [j for j in range(n_f) if j != i] or [i]
         rec_bt[i] = _reconcile(
@@ -122,8 +122,8 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
     # intervals: per node and horizon bucket, quantiles of reconciled backtest errors
     err = bt_act - rec_bt  # (fold, node, day)
     lo, mid, hi = _path_quantiles(err, rec)
-    cross = [np.empty_like(rec_bt) for _ in range(3)]
-    base_cross = [np.empty_like(bt_pred) for _ in range(3)]
+    cross = [np.full(rec_bt.shape, np.nan) for _ in range(3)]
+    base_cross = [np.full(bt_pred.shape, np.nan) for _ in range(3)]
     for i in range(n_f):
         others = [j for j in range(n_f) if j != i] or [i]
         for k, q in enumerate(_path_quantiles(err[others], rec_bt[i])):
@@ -218,13 +218,13 @@ def _path_quantiles(err: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, ...
     """
     n, h = point.shape
     fh = err.shape[-1]
-    out = [np.empty((n, h)) for _ in range(3)]
+    out = [np.full((n, h), np.nan) for _ in range(3)]  # a day left unset stays NaN
     day = np.arange(1, h + 1)
     last = None
     for a, b in BUCKETS:
-        cols = (day >= a) & (day <= b)
+        cols = in_bucket(day, (a, b))
         if a <= fh:
-            e = err[:, :, a - 1 : min(b, fh)]
+            e = err[:, :, a - 1 : min(b or fh, fh)]
             e = e.transpose(1, 0, 2).reshape(n, -1)
             last = np.nan_to_num(row_nanquantiles(e, (0.1, 0.5, 0.9)))
         if cols.any():

@@ -15,13 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-BUCKETS = ((1, 7), (8, 28), (29, 91), (92, 182), (183, 366))
+# Horizon buckets (first day, last day); the last is open-ended, so any horizon has one.
+BUCKETS = ((1, 7), (8, 28), (29, 91), (92, 182), (183, None))
 INTERMITTENT_ZERO_SHARE = 0.3
 MIN_SCALE = 0.1
 
 
 def bucket_labels() -> list[str]:
-    return [f"{a}-{b}" for a, b in BUCKETS]
+    return [f"{a}-{b}" if b else f"{a}+" for a, b in BUCKETS]
+
+
+def in_bucket(day: np.ndarray, bucket: tuple[int, int | None]) -> np.ndarray:
+    a, b = bucket
+    return (day >= a) & (day <= b) if b else day >= a
 
 
 def volume_class(zero_share: np.ndarray) -> np.ndarray:
@@ -50,12 +56,12 @@ class ConformalCalibration:
         classes = np.broadcast_to(volume_class(zero_share)[..., None], resid.shape)
         day = np.broadcast_to(np.arange(1, h + 1), resid.shape)
         rows = []
-        for label, (a, b) in zip(bucket_labels(), BUCKETS, strict=True):
-            if a > h:
+        for label, bucket in zip(bucket_labels(), BUCKETS, strict=True):
+            if bucket[0] > h:
                 break
-            in_bucket = (day >= a) & (day <= b)
+            days = in_bucket(day, bucket)
             for cls_name in ("smooth", "intermittent"):
-                r = resid[in_bucket & (classes == cls_name)]
+                r = resid[days & (classes == cls_name)]
                 r = r[~np.isnan(r)]
                 if r.size == 0:
                     continue
@@ -74,7 +80,7 @@ class ConformalCalibration:
         n_s, h = yhat.shape
         classes = volume_class(zero_share)
         s = safe_scale(scale)[:, None]
-        out = [np.empty_like(yhat, dtype=float) for _ in range(3)]
+        out = [np.full(yhat.shape, np.nan) for _ in range(3)]  # a day left unset stays NaN
         day = np.arange(1, h + 1)
         labels = bucket_labels()
         for cls_name in ("smooth", "intermittent"):
@@ -86,8 +92,8 @@ class ConformalCalibration:
                 sub = self.table
             sub = sub.groupby("horizon_bucket")[["q10", "q50", "q90"]].mean()
             avail = [i for i, lab in enumerate(labels) if lab in sub.index]
-            for i, (a, b) in enumerate(BUCKETS):
-                cols = (day >= a) & (day <= b)
+            for i, bucket in enumerate(BUCKETS):
+                cols = in_bucket(day, bucket)
                 if not cols.any():
                     continue
                 # the bucket itself, else the longest calibrated bucket below it
@@ -103,7 +109,7 @@ def cross_fitted_quantiles(
     """Quantiles for every fold from a calibration fitted on the *other* folds (all folds when
     there is only one, which then measures in-sample coverage)."""
     n_f = actuals.shape[0]
-    q = [np.empty_like(preds) for _ in range(3)]
+    q = [np.full(preds.shape, np.nan) for _ in range(3)]
     for i in range(n_f):
         others = [j for j in range(n_f) if j != i] or [i]
         cal = ConformalCalibration.fit(
@@ -112,3 +118,26 @@ def cross_fitted_quantiles(
         for k, arr in enumerate(cal.quantiles(preds[i], scales[i], zero_share[i])):
             q[k][i] = arr
     return q[0], q[1], q[2]
+
+
+def check_quantiles(frame: pd.DataFrame, where: str) -> None:
+    """Refuse forecasts whose quantiles are missing, negative or out of order (q10 <= q50 <= q90)
+    on any node and day: nothing with a broken band is written."""
+    lo, mid, hi = (frame[c].to_numpy(dtype=float) for c in ("yhat_lo80", "yhat_q50", "yhat_hi80"))
+    point = frame["yhat"].to_numpy(dtype=float)
+    bad = (
+        ~np.isfinite(lo)
+        | ~np.isfinite(mid)
+        | ~np.isfinite(hi)
+        | ~np.isfinite(point)
+        | (lo < 0)
+        | (lo > mid)
+        | (mid > hi)
+    )
+    if bad.any():
+        first = frame[bad].iloc[0]
+        raise ValueError(
+            f"{where}: {int(bad.sum()):,} forecast rows with missing, negative or unordered "
+            f"quantiles, e.g. {first['node_key']} on {first['forecast_date']}: "
+            f"[{first['yhat_lo80']}, {first['yhat_q50']}, {first['yhat_hi80']}]"
+        )

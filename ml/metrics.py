@@ -4,8 +4,9 @@ actual" (a closed day), and every metric reduces the last axis.
 - MASE (Hyndman & Koehler 2006): mean absolute error over the mean absolute error of the in-sample
   seasonal naive forecast (m = 7);
 - sMAPE: mean of 2|y - ŷ| / (|y| + |ŷ|), in [0, 2], a day with y = ŷ = 0 scoring 0;
-- wQL: for each q in {0.1, 0.5, 0.9}, 2·Σ pinball_q / Σ|y|, averaged over the quantiles;
-- coverage: the share of actuals inside [lo, hi].
+- wQL: for each q in {0.1, 0.5, 0.9}, 2·Σ pinball_q / Σ|y|, averaged over the quantiles (the
+  "scaled CRPS" of utilsforecast), over days with an actual and every quantile;
+- coverage: the share of actuals inside [lo, hi], over days with an actual and both bounds.
 """
 
 from __future__ import annotations
@@ -49,12 +50,19 @@ def pinball(y: np.ndarray, q_pred: np.ndarray, q: float) -> np.ndarray:
 
 
 def wql(y: np.ndarray, quantile_preds: dict[float, np.ndarray]) -> np.ndarray:
-    """Mean over the quantiles of 2·Σ pinball_q / Σ|y| (observed days); NaN where Σ|y| = 0."""
+    """Mean over the quantiles of 2·Σ pinball_q / Σ|y|, over the days that have an actual *and*
+    every quantile (a missing quantile drops the day from the loss and the denominator together,
+    so it cannot make the score better); NaN where Σ|y| = 0 or no day is scored."""
     y = np.asarray(y, dtype=float)
-    total = np.nansum(np.abs(y), axis=-1)
+    preds = {q: np.broadcast_to(np.asarray(p, float), y.shape) for q, p in quantile_preds.items()}
+    scored = ~np.isnan(y)
+    for p in preds.values():
+        scored &= np.isfinite(p)
+    y0 = np.where(scored, y, 0.0)  # unscored days add nothing to the loss or to Σ|y|
+    total = np.sum(np.abs(y0), axis=-1)
     losses = []
-    for q, pred in quantile_preds.items():
-        loss = np.nansum(pinball(y, pred, q), axis=-1)
+    for q, pred in preds.items():
+        loss = np.sum(pinball(y0, np.where(scored, pred, 0.0), q), axis=-1)
         losses.append(
             np.divide(2 * loss, total, out=np.full(np.shape(total), np.nan), where=total > 0)
         )
@@ -62,10 +70,14 @@ def wql(y: np.ndarray, quantile_preds: dict[float, np.ndarray]) -> np.ndarray:
 
 
 def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Share of observed days with lo <= y <= hi."""
+    """Share of the days with an actual and both bounds that have lo <= y <= hi (a day without a
+    band is not scored: it neither covers nor misses)."""
     y = np.asarray(y, dtype=float)
+    lo = np.broadcast_to(np.asarray(lo, float), y.shape)
+    hi = np.broadcast_to(np.asarray(hi, float), y.shape)
+    scored = ~np.isnan(y) & np.isfinite(lo) & np.isfinite(hi)
     inside = ((y >= lo) & (y <= hi)).astype(float)
-    return _out(_nanmean(np.where(np.isnan(y), np.nan, inside)))
+    return _out(_nanmean(np.where(scored, inside, np.nan)))
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:

@@ -365,3 +365,24 @@ def test_a_class_without_residuals_borrows_the_other(two_class_calibration):
     # an intermittent series gets the smooth quantiles (-3.4, -1, 1.4 on days 1-7)
     lo, mid, hi = smooth_only.quantiles(np.full((1, 2), 20.0), np.ones(1), np.array([0.9]))
     np.testing.assert_allclose([lo[0, 0], mid[0, 0], hi[0, 0]], [16.6, 19.0, 21.4])
+
+
+@pytest.mark.parametrize("horizon", [400, 730])
+def test_horizons_past_a_year_get_valid_quantiles_on_every_day(tiny_panel, horizon):
+    # a 28-day backtest and a horizon past the last bucket's start: every day of every series
+    # has finite, ordered, non-negative quantiles (days past 366 were uninitialised memory)
+    config = replace(CHEAP, horizon=horizon, models=("snaive", "weekday_mean"))
+    f = run_engine(tiny_panel, config).forecasts
+    assert len(f) == tiny_panel.n_series * horizon
+    q = f[["yhat_lo80", "yhat_q50", "yhat_hi80"]]
+    assert q.notna().all().all() and (q >= 0).all().all()
+    assert (f["yhat_lo80"] <= f["yhat_q50"]).all() and (f["yhat_q50"] <= f["yhat_hi80"]).all()
+    last = f.groupby("node_key").tail(1).set_index("node_key")
+    day_300 = f[f["forecast_date"] == sorted(f["forecast_date"].unique())[299]]
+    pd.testing.assert_series_equal(
+        (last["yhat_hi80"] - last["yhat"]).sort_index(),
+        (
+            day_300.set_index("node_key")["yhat_hi80"] - day_300.set_index("node_key")["yhat"]
+        ).sort_index(),
+        check_names=False,
+    )

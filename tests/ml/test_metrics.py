@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import mean_pinball_loss
 
@@ -214,3 +215,75 @@ def test_series_without_actuals_score_nan_without_numpy_warnings():
         ]
     for r in results:
         assert np.isnan(r).all()
+
+
+def test_a_missing_quantile_drops_the_day_from_loss_and_denominator_alike():
+    # the hand example plus a day whose 0.9 quantile is missing: that day is not scored at all,
+    # so wQL is the hand example's, not a smaller loss over a larger Σ|y|
+    y = np.array([4.0, 6.0, 50.0])
+    preds = {
+        0.1: np.array([2.0, 5.0, 0.0]),
+        0.5: np.array([4.0, 4.0, 0.0]),
+        0.9: np.array([6.0, 8.0, NAN]),
+    }
+    assert wql(y, preds) == pytest.approx((0.06 + 0.2 + 0.08) / 3)
+    # a series with no quantiles at all is not scored (NaN), never 0
+    assert np.isnan(wql(y, {0.1: np.full(3, NAN), 0.5: np.full(3, NAN), 0.9: np.full(3, NAN)}))
+
+
+def test_a_day_without_a_band_is_neither_covered_nor_missed():
+    y = np.array([1.0, 5.0, 9.0, 4.0])
+    lo = np.array([2.0, 2.0, 2.0, NAN])
+    hi = np.array([9.0, 9.0, 9.0, 9.0])
+    assert coverage(y, lo, hi) == pytest.approx(2 / 3)
+
+
+# --- against utilsforecast, on the same arrays ---------------------------------------------------
+
+
+@pytest.fixture
+def same_arrays():
+    rng = np.random.default_rng(5)
+    n, h, t = 6, 28, 120
+    train = rng.poisson(8, (n, t)).astype(float)
+    y = rng.poisson(8, (n, h)).astype(float)
+    point = y + rng.normal(0, 2, (n, h))
+    lo, hi = point - rng.uniform(1, 4, (n, h)), point + rng.uniform(1, 4, (n, h))
+    return train, y, np.maximum(point, 0), np.maximum(lo, 0), hi
+
+
+def _long(y, cols: dict) -> pd.DataFrame:
+    n, h = y.shape
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.arange(n), h),
+            "ds": np.tile(np.arange(h), n),
+            "y": y.ravel(),
+            **{k: v.ravel() for k, v in cols.items()},
+        }
+    )
+
+
+def test_metrics_agree_with_utilsforecast(same_arrays):
+    from utilsforecast import losses
+
+    train, y, point, lo, hi = same_arrays
+    n, t = train.shape
+    df = _long(y, {"m": point, "m-lo-80": lo, "m-hi-80": hi, "m-q-10": lo, "m-q-50": point,
+                   "m-q-90": hi})  # fmt: skip
+    train_df = pd.DataFrame(
+        {"unique_id": np.repeat(np.arange(n), t), "ds": np.tile(np.arange(-t, 0), n),
+         "y": train.ravel()}
+    )  # fmt: skip
+    theirs = losses.mase(df, ["m"], seasonality=7, train_df=train_df).sort_values("unique_id")
+    np.testing.assert_allclose(mase(y, point, seasonal_naive_scale(train)), theirs["m"])
+    # theirs is |e| / (|y| + |ŷ|), in [0, 1]; ours the usual 2|e| / (|y| + |ŷ|), in [0, 2]
+    theirs = losses.smape(df, ["m"]).sort_values("unique_id")
+    np.testing.assert_allclose(smape(y, point), 2 * theirs["m"])
+    theirs = losses.coverage(df, ["m"], level=80).sort_values("unique_id")
+    np.testing.assert_allclose(coverage(y, lo, hi), theirs["m"])
+    # wQL is their scaled CRPS over the same three quantiles
+    qs = np.array([0.1, 0.5, 0.9])
+    theirs = losses.scaled_crps(df, {"m": ["m-q-10", "m-q-50", "m-q-90"]}, qs)
+    theirs = theirs.sort_values("unique_id")
+    np.testing.assert_allclose(wql(y, {0.1: lo, 0.5: point, 0.9: hi}), theirs["m"], rtol=1e-9)
