@@ -162,6 +162,16 @@ def _forecast(
         check_alive(url, run_id)  # a run whose lock is gone may be another's to write: stop
         delete_run_rows(url, run_id)  # a retried step rewrites its rows, never duplicates
         counts = write_results(url, run_id, result)
+        # what the run could not do is part of its record: failed fits and the folds it used
+        facts = getattr(result, "bottom", result).summary
+        set_run_config(
+            url,
+            run_id,
+            config.horizon,
+            {"fallbacks": facts.get("fallbacks", {}), "folds_used": facts.get("folds_used")},
+        )
+        if (facts.get("folds_used") or {}).get("why"):
+            log.warning("backtest: %s", facts["folds_used"]["why"])
         finish_run(
             url,
             run_id,

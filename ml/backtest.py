@@ -62,6 +62,8 @@ class BacktestResult:
     zero_share: np.ndarray  # (n_folds, n_series): share of zero days in the last 91 training days
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    # model -> reason -> (fold, series) fits that failed (their predictions are NaN)
+    failures: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 # map(fn, items) -> [fn(item) for item in items], in order: serially here, or on a Dask cluster
@@ -98,6 +100,7 @@ class JobOutput:
     preds: np.ndarray
     seconds: float
     model: Forecaster | None = None
+    failures: dict[str, int] = field(default_factory=dict)
 
 
 def run_job(
@@ -106,7 +109,9 @@ def run_job(
     started = time.perf_counter()
     model = factory(job.name).fit(job.panel)
     preds = model.predict(job.horizon)
-    return JobOutput(preds, time.perf_counter() - started, model if keep_model else None)
+    return JobOutput(
+        preds, time.perf_counter() - started, model if keep_model else None, dict(model.failures)
+    )
 
 
 def fit_jobs(
@@ -179,6 +184,7 @@ def run_backtest(
         rows = slice(None) if job.rows is None else job.rows
         result.predictions[name][i, rows] = out.preds
         result.seconds[name] += out.seconds  # time spent fitting, wherever it ran
+        add_failures(result.failures.setdefault(name, {}), out.failures)
     log.info(
         "backtest: %d models × %d folds, %d jobs in %.1fs",
         len(names),
@@ -187,6 +193,11 @@ def run_backtest(
         time.perf_counter() - started,
     )
     return result
+
+
+def add_failures(total: dict[str, int], more: dict[str, int]) -> None:
+    for reason, n in more.items():
+        total[reason] = total.get(reason, 0) + n
 
 
 def zero_share_91(y: np.ndarray) -> np.ndarray:

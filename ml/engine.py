@@ -21,6 +21,7 @@ from ml.backtest import (
     BacktestResult,
     Fold,
     Mapper,
+    add_failures,
     fit_jobs,
     make_folds,
     run_backtest,
@@ -51,6 +52,9 @@ class EngineConfig:
     models: tuple[str, ...] = ("snaive", "weekday_mean", "ets", "theta", "lightgbm", "xgboost")
     combo: bool = True  # add "combo": the mean of the non-baseline models
     fallback: str = "weekday_mean"
+    # a model that could not fit more than this share of its backtest series-folds does not
+    # compete in selection (its scores would come from the easy series only)
+    max_failed_share: float = 0.2
     series_margin: float | None = None  # None: series never leave their segment's model
     min_segment_series: int = 10
     seed: int = 0
@@ -124,8 +128,18 @@ def run_engine(
         series_mase[name] = per_series
     metrics = pd.concat(metrics, ignore_index=True)
 
-    # candidates are the models asked for (the fallback only serves series without scores)
-    candidates = {m: v for m, v in series_mase.items() if m in config.models or m == "combo"}
+    # candidates are the models asked for (the fallback only serves series without scores),
+    # less those that failed on too many series
+    fits = len(folds) * panel.n_series
+    failed_share = {m: sum(bt.failures.get(m, {}).values()) / max(fits, 1) for m in names}
+    if "combo" in names:  # the mean of its members fails where any of them does
+        failed_share["combo"] = max((failed_share.get(m, 0.0) for m in members), default=0.0)
+    excluded = sorted(m for m in names if failed_share.get(m, 0.0) > config.max_failed_share)
+    candidates = {
+        m: v
+        for m, v in series_mase.items()
+        if (m in config.models or m == "combo") and m not in excluded
+    }
     selection = select_models(
         candidates,
         segments=volume_class(zero_share_91(panel.y)),
@@ -139,7 +153,7 @@ def run_engine(
     }
 
     # final fit on all history, only for the models some series uses
-    needed = set(selection["model"])
+    needed = set(selection["model"]) | {config.fallback}  # the fallback serves failed fits
     if "combo" in needed:
         needed |= set(members)
     needed.discard("combo")
@@ -148,7 +162,7 @@ def run_engine(
     if globals_:
         per_model = selection.attrs["panel_scores"]
         needed.add(min(globals_, key=lambda m: per_model.get(m, np.inf)))
-    fitted, preds = {}, {}
+    fitted, preds, final_failures = {}, {}, {}
     with stage("train + forecast"):
         jobs = [
             job
@@ -165,8 +179,10 @@ def run_engine(
             preds[name][slice(None) if job.rows is None else job.rows] = out.preds
             # fitted in chunks or partitions: keep the first (its params; MLflow's champion)
             fitted.setdefault(name, out.model)
+            add_failures(final_failures.setdefault(name, {}), out.failures)
     if "combo" in set(selection["model"]):
         preds["combo"] = np.mean([preds[m] for m in members], axis=0)
+    selection = _serve_failed_fits(selection, preds, config.fallback)
 
     forecasts = _forecast_frame(panel, config.horizon, selection, preds, calibrations)
     calibration = pd.concat(
@@ -181,6 +197,29 @@ def run_engine(
         time.perf_counter() - started,
         set(series_levels(panel)),
     )
+    summary["folds_used"] = {
+        "asked": config.folds,
+        "used": len(folds),
+        "why": None
+        if len(folds) == config.folds
+        else (
+            f"{len(panel.dates)} days of history hold {len(folds)} fold(s) of "
+            f"{fold_h} days {config.fold_step} days apart after 56 training days"
+        ),
+    }
+    summary["fallbacks"] = {
+        m: {
+            "backtest": bt.failures.get(m, {}),
+            "final": final_failures.get(m, {}),
+            "failed_share": round(failed_share.get(m, 0.0), 4),
+            "excluded_from_selection": m in excluded,
+            "series_served_by_fallback": int(
+                (selection["reason"].str.startswith(f"{m} could not")).sum()
+            ),
+        }
+        for m in names
+        if bt.failures.get(m) or final_failures.get(m) or m in excluded
+    }
     return EngineResult(
         forecasts,
         metrics,
@@ -194,6 +233,26 @@ def run_engine(
         bt,
         fitted,
     )
+
+
+def _serve_failed_fits(
+    selection: pd.DataFrame, preds: dict[str, np.ndarray], fallback: str
+) -> pd.DataFrame:
+    """Series whose chosen model could not forecast them in the final fit get the fallback,
+    labelled as the fallback and with the reason (never a number under the failed model's name)."""
+    chosen = selection["model"].to_numpy()
+    failed = np.array(
+        [name != fallback and np.isnan(preds[name][s]).any() for s, name in enumerate(chosen)],
+        dtype=bool,
+    )
+    if not failed.any():
+        return selection
+    out = selection.copy()
+    out.loc[failed, "reason"] = (
+        out.loc[failed, "model"] + f" could not forecast the series in the final fit: {fallback}"
+    )
+    out.loc[failed, "model"] = fallback
+    return out
 
 
 def pooled_interval_scores(y: np.ndarray, lo: np.ndarray, med: np.ndarray, hi: np.ndarray) -> dict:

@@ -104,6 +104,11 @@ class Tracker:
             metrics[f"{model}.backtest_seconds"] = float(secs)
         for model, n in result.summary["models_chosen"].items():
             metrics[f"selected.{model}.n_series"] = float(n)
+        for model, fell in result.summary.get("fallbacks", {}).items():
+            metrics[f"{model}.failed_share"] = float(fell["failed_share"])
+            metrics[f"{model}.final_failures"] = float(sum(fell["final"].values()))
+        if folds := result.summary.get("folds_used"):
+            metrics["backtest.folds_used"] = float(folds["used"])
         self.mlflow.log_metrics(metrics)
         self.mlflow.set_tag("default_model", result.summary["default_model"])
         with tempfile.TemporaryDirectory() as tmp:

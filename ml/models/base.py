@@ -24,6 +24,9 @@ class Forecaster(ABC):
     name: str = "forecaster"
     is_global: bool = False
     uses_known_features: bool = False
+    # series the last predict() could not forecast, by reason (their rows are NaN); a model
+    # that cannot fit a series says so here instead of inventing a number
+    failures: dict[str, int] = {}  # noqa: RUF012 - replaced, never mutated, per predict
 
     @abstractmethod
     def fit(self, panel: Panel) -> Forecaster:

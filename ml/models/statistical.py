@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -29,21 +30,26 @@ def _estimator(kind: str, season: int):
     return StatsForecastAutoTheta(season_length=season)
 
 
-def _fit_predict(kind: str, season: int, y: np.ndarray, h: int) -> np.ndarray:
-    """One series: fit on its observed stretch and forecast h days; a constant if too short."""
+def _fit_predict(kind: str, season: int, y: np.ndarray, h: int) -> tuple[np.ndarray, str | None]:
+    """One series: fit on its observed stretch and forecast h days. A series the model cannot
+    fit gets NaN and the reason, never a stand-in number under the model's name: the engine
+    counts it and serves that series another model."""
     y = y[~np.isnan(y)] if np.isnan(y[0]) else y  # leading NaN: not yet on sale
-    if y.size < 2 * season + 2 or np.allclose(y, y[0]):
-        level = float(np.mean(y[-28:])) if y.size else 0.0
-        return np.full(h, level)
+    if y.size < 2 * season + 2:
+        return np.full(h, np.nan), "history too short"
+    if np.allclose(y, y[0]):
+        return np.full(h, float(y[0])), None  # a constant series: the model's own answer
     series = pd.Series(y, index=pd.RangeIndex(len(y)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             est = _estimator(kind, season).fit(series)
             pred = est.predict(fh=np.arange(1, h + 1)).to_numpy(dtype=float)
-        except Exception:  # noqa: BLE001 - a series the model cannot fit gets its recent level
-            pred = np.full(h, float(np.mean(y[-28:])))
-    return np.where(np.isfinite(pred), pred, float(np.mean(y[-28:])))
+        except Exception as exc:  # noqa: BLE001 - counted and served by another model
+            return np.full(h, np.nan), type(exc).__name__
+    if not np.isfinite(pred).all():
+        return np.full(h, np.nan), "non-finite forecast"
+    return pred, None
 
 
 class SktimeForecaster(Forecaster):
@@ -65,10 +71,13 @@ class SktimeForecaster(Forecaster):
         return self
 
     def predict(self, h: int) -> np.ndarray:
-        rows = Parallel(n_jobs=self.n_jobs, batch_size=16)(
+        out = Parallel(n_jobs=self.n_jobs, batch_size=16)(
             delayed(_fit_predict)(self.kind, self.season, row, h) for row in self._y
         )
-        return np.maximum(np.vstack(rows), 0.0) if rows else np.zeros((0, h))
+        self.failures = dict(Counter(reason for _, reason in out if reason))
+        if not out:
+            return np.zeros((0, h))
+        return np.maximum(np.vstack([pred for pred, _ in out]), 0.0)  # NaN stays NaN
 
     def params(self) -> dict:
         return {"kind": self.kind, "season": self.season, "max_history": self.max_history}

@@ -180,7 +180,8 @@ def test_each_series_gets_the_model_that_wins_it_and_that_model_forecasts_it(tin
         f["node_key"].map({k: i for i, k in enumerate(tiny_panel.keys)})
     ]
     np.testing.assert_array_equal(f["yhat"].to_numpy(), expected)
-    assert set(result.fitted) == {"even", "odd"}
+    # (the fallback is always fitted too: it serves any series its chosen model fails)
+    assert set(result.fitted) == {"even", "odd", "weekday_mean"}
 
 
 @pytest.fixture(scope="module")
@@ -385,4 +386,62 @@ def test_horizons_past_a_year_get_valid_quantiles_on_every_day(tiny_panel, horiz
             day_300.set_index("node_key")["yhat_hi80"] - day_300.set_index("node_key")["yhat"]
         ).sort_index(),
         check_names=False,
+    )
+
+
+def test_series_a_model_cannot_fit_are_counted_and_served_by_the_fallback():
+    # GIVEN 12 series with 70 days of history and 3 that started 10 days ago: AutoETS cannot fit
+    # those 3 (too short) in any fold or in the final fit
+    from tests.ml.synthetic import panel_of
+
+    rng = np.random.default_rng(8)
+    y = rng.poisson(6, (15, 70)).astype(float)
+    y[12:, :60] = np.nan
+    panel = panel_of(y, horizon=14)
+    config = EngineConfig(
+        horizon=14, folds=2, fold_horizon=7, fold_step=7, models=("ets",), combo=False, n_jobs=1
+    )
+    result = run_engine(panel, config)
+    fallbacks = result.summary["fallbacks"]["ets"]
+    # THEN each failed fit is counted with its reason, backtest and final alike
+    assert fallbacks["backtest"] == {"history too short": 6}  # 3 series x 2 folds
+    assert fallbacks["final"] == {"history too short": 3}
+    assert fallbacks["failed_share"] == pytest.approx(6 / 30)
+    # AND the 3 series are served (and labelled) by the fallback, never by a stand-in "ets"
+    sel = result.selection
+    assert list(sel.loc[12:, "model"]) == ["weekday_mean"] * 3
+    assert list(sel.loc[:11, "model"]) == ["ets"] * 12
+    assert result.forecasts[["yhat", "yhat_lo80", "yhat_hi80"]].notna().all().all()
+    ets_scores = result.metrics[(result.metrics["model"] == "ets") & result.metrics["node_key"]
+                                .isin(panel.keys[12:])]  # fmt: skip
+    assert ets_scores["mase"].isna().all()  # no score made up for a fit that did not happen
+
+
+def test_a_model_that_fails_on_too_many_series_does_not_compete():
+    from tests.ml.synthetic import panel_of
+
+    rng = np.random.default_rng(9)
+    y = rng.poisson(6, (10, 70)).astype(float)
+    y[3:, :60] = np.nan  # 7 of 10 series too short for AutoETS
+    config = EngineConfig(
+        horizon=14, folds=2, fold_horizon=7, fold_step=7, models=("ets", "snaive"), combo=False,
+        n_jobs=1,
+    )  # fmt: skip
+    result = run_engine(panel_of(y, horizon=14), config)
+    assert result.summary["fallbacks"]["ets"]["excluded_from_selection"] is True
+    assert "ets" not in set(result.selection["model"])
+
+
+def test_a_run_says_how_many_folds_it_used_and_why():
+    from tests.ml.synthetic import panel_of
+
+    y = np.random.default_rng(2).poisson(6, (4, 70)).astype(float)
+    config = EngineConfig(
+        horizon=7, folds=5, fold_horizon=7, fold_step=7, models=("snaive",), combo=False, n_jobs=1
+    )
+    folds = run_engine(panel_of(y, horizon=7), config).summary["folds_used"]
+    assert (folds["asked"], folds["used"]) == (5, 2)
+    assert (
+        folds["why"]
+        == "70 days of history hold 2 fold(s) of 7 days 7 days apart after 56 training days"
     )

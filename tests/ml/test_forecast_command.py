@@ -316,3 +316,14 @@ def test_the_reviewers_tools_read_a_real_run(tiny_warehouse, report):
     assert float(gap) < 1e-9
     assert "rows" in json.loads(call(ALL_TOOLS["compare_with_previous"], ctx, {}))
     assert "rows" in json.loads(call(ALL_TOOLS["data_quality_results"], ctx, {}))
+
+
+def test_the_run_record_says_what_it_could_not_do(tiny_warehouse, report):
+    # the folds it used (all it asked for here) and every model's failed fits (none here)
+    config = scalar(
+        tiny_warehouse,
+        "select config from forecast.forecast_runs where run_id = %s",
+        (report.run_id,),
+    )
+    assert config["folds_used"] == {"asked": 2, "used": 2, "why": None}
+    assert config["fallbacks"] == {}
