@@ -50,10 +50,22 @@ def published_run() -> dict | None:
 @st.cache_data(ttl=TTL)
 def runs() -> pd.DataFrame:
     return frame(
-        """select run_id, status, published, created_at, finished_at, history_end, horizon_days,
-                  coalesce(config ->> 'reconciler', 'none') as reconciler, mlflow_run_id,
-                  pipeline, message
-             from forecast.forecast_runs order by run_id desc limit 200"""
+        # the state, not the recorded status: a killed run reads failed at once
+        """select r.run_id, s.state as status, r.published, r.created_at, r.finished_at,
+                  r.history_end, r.horizon_days,
+                  coalesce(r.config ->> 'reconciler', 'none') as reconciler,
+                  (r.config -> 'folds_used' ->> 'used') || ' of '
+                      || (r.config -> 'folds_used' ->> 'asked') as backtest_folds,
+                  r.config -> 'folds_used' ->> 'why' as folds_note,
+                  (select string_agg(f.key || ' failed on ' || round(
+                              100 * (f.value ->> 'failed_share')::numeric, 1) || ' %% of fits'
+                              || case when (f.value ->> 'excluded_from_selection')::boolean
+                                      then ' (not selected)' else '' end, '; ')
+                     from jsonb_each(coalesce(r.config -> 'fallbacks', '{}')) as f)
+                      as failed_fits,
+                  r.mlflow_run_id, r.pipeline, r.message
+             from forecast.forecast_runs r join forecast.run_states s using (run_id)
+            order by r.run_id desc limit 200"""
     )
 
 

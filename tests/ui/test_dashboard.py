@@ -102,9 +102,16 @@ def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
     drift = page("drift")
     assert drift.info  # no drift check yet: says so
     runs = page("runs")
-    assert len(runs.dataframe[0].value) == scalar(
-        warehouse, "select count(*) from forecast.forecast_runs"
+    shown = runs.dataframe[0].value
+    assert len(shown) == scalar(warehouse, "select count(*) from forecast.forecast_runs")
+    # each run says how many backtest folds it used of those asked, and what failed
+    assert {"backtest_folds", "folds_note", "failed_fits"} <= set(shown.columns)
+    used = scalar(
+        warehouse,
+        "select (config -> 'folds_used' ->> 'used') || ' of ' || (config -> 'folds_used' ->> "
+        "'asked') from forecast.forecast_runs order by run_id desc limit 1",
     )
+    assert used is not None and shown.iloc[0]["backtest_folds"] == used
 
 
 CHROMIUM = shutil.which("chromium")
