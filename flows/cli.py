@@ -631,6 +631,8 @@ def bench_accuracy(
     scores = bench.run(database_url(), tuple(dataset), tuple(holdout))
     typer.echo(f"written to {bench.write(scores)}")
     typer.echo(bench.format_table(scores))
+    typer.echo("\nclaimed (the run's own backtests) vs realised (the held-out days):")
+    typer.echo(bench.claimed_vs_realised(scores))
 
 
 @app.command("bench")

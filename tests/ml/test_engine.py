@@ -180,6 +180,10 @@ def test_each_series_gets_the_model_that_wins_it_and_that_model_forecasts_it(tin
         f["node_key"].map({k: i for i, k in enumerate(tiny_panel.keys)})
     ]
     np.testing.assert_array_equal(f["yhat"].to_numpy(), expected)
+    # the run's claim for its served forecast scores each series with its own chosen model
+    claimed = result.summary["selected"]
+    assert claimed["mase"] == pytest.approx(0.0) and claimed["n_series_unscored"] == 0
+    assert claimed["n_series_scored"] == tiny_panel.n_series
     # (the fallback is always fitted too: it serves any series its chosen model fails)
     assert set(result.fitted) == {"even", "odd", "weekday_mean"}
 
