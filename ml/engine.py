@@ -236,6 +236,22 @@ def run_engine(
     )
 
 
+def selected_bands(bt: BacktestResult, selection: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Each series' backtest forecasts from its chosen model, with that model's cross-fitted
+    conformal q10 / q50 / q90: the construction the served base forecast uses, so a figure
+    reported about the served forecast is about these. (fold, series, day) arrays."""
+    chosen = selection["model"].to_numpy()
+    out = [np.full(bt.actuals.shape, np.nan) for _ in range(4)]
+    for name in np.unique(chosen):
+        if name not in bt.predictions:
+            continue
+        rows = chosen == name
+        bands = cross_fitted_quantiles(bt.actuals, bt.predictions[name], bt.scales, bt.zero_share)
+        for k, a in enumerate((bt.predictions[name], *bands)):
+            out[k][:, rows] = a[:, rows]
+    return tuple(out)
+
+
 def claimed_scores(bt: BacktestResult, selection: pd.DataFrame) -> dict:
     """What a run claims for its served (selected) forecast from its own backtests: each series
     scored with its chosen model's backtest forecasts and cross-fitted intervals; MASE is the mean
@@ -243,25 +259,14 @@ def claimed_scores(bt: BacktestResult, selection: pd.DataFrame) -> dict:
 
     These folds also made the selection: the claim is what frycast says, and ``make
     bench-accuracy`` puts it beside what the held-out days then realise."""
-    chosen = selection["model"].to_numpy()
-    pred = np.full(bt.actuals.shape, np.nan)
-    lo, hi = np.full(bt.actuals.shape, np.nan), np.full(bt.actuals.shape, np.nan)
-    for name in np.unique(chosen):
-        if name not in bt.predictions:
-            continue
-        rows = chosen == name
-        q = cross_fitted_quantiles(bt.actuals, bt.predictions[name], bt.scales, bt.zero_share)
-        pred[:, rows], lo[:, rows], hi[:, rows] = (
-            a[:, rows] for a in (bt.predictions[name], q[0], q[2])
-        )
+    pred, lo, med, hi = selected_bands(bt, selection)
     per_series = mase(bt.actuals, pred, bt.scales)  # (fold, series)
-    series_mean = np.array(
-        [np.nanmean(col) if np.isfinite(col).any() else np.nan for col in per_series.T]
-    )
-    scored = np.isfinite(series_mean)
+    finite = np.isfinite(per_series)
+    scored = finite.any(axis=0)
+    series_mean = np.where(finite, per_series, 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
     return {
-        "mase": float(np.mean(series_mean[scored])) if scored.any() else None,
-        "coverage_80": pooled_interval_scores(bt.actuals, lo, pred, hi)["coverage_80"],
+        "mase": float(series_mean[scored].mean()) if scored.any() else None,
+        "coverage_80": pooled_interval_scores(bt.actuals, lo, med, hi)["coverage_80"],
         "n_series_scored": int(scored.sum()),
         "n_series_unscored": int((~scored).sum()),
     }

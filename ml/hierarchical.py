@@ -27,7 +27,13 @@ import pandas as pd
 
 from frycast.stages import stage
 from ml.backtest import Mapper, serial_map
-from ml.engine import EngineConfig, EngineResult, pooled_interval_scores, run_engine
+from ml.engine import (
+    EngineConfig,
+    EngineResult,
+    pooled_interval_scores,
+    run_engine,
+    selected_bands,
+)
 from ml.intervals import BUCKETS, in_bucket
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.panel import Panel
@@ -100,7 +106,10 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
 
     H = config.horizon
     base = np.vstack([_grid(aggregate.forecasts, "yhat", H), _grid(bottom.forecasts, "yhat", H)])
-    bt_pred = np.concatenate([_selected_backtest(aggregate), _selected_backtest(bottom)], axis=1)
+    # each node's chosen base model's backtest forecasts and its served (conformal) bands
+    agg_bands = selected_bands(aggregate.backtest, aggregate.selection)
+    bottom_bands = selected_bands(bottom.backtest, bottom.selection)
+    bt_pred = np.concatenate([agg_bands[0], bottom_bands[0]], axis=1)
     bt_act = np.concatenate([aggregate.backtest.actuals, bottom.backtest.actuals], axis=1)
     folds = bottom.backtest.folds
     n_f, n, fh = bt_act.shape
@@ -123,14 +132,15 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
     err = bt_act - rec_bt  # (fold, node, day)
     lo, mid, hi = _path_quantiles(err, rec)
     cross = [np.full(rec_bt.shape, np.nan) for _ in range(3)]
-    base_cross = [np.full(bt_pred.shape, np.nan) for _ in range(3)]
     for i in range(n_f):
         others = [j for j in range(n_f) if j != i] or [i]
         for k, q in enumerate(_path_quantiles(err[others], rec_bt[i])):
             cross[k][i] = q
-        base_err = bt_act[others] - bt_pred[others]
-        for k, q in enumerate(_path_quantiles(base_err, bt_pred[i])):
-            base_cross[k][i] = q
+    # the base forecast's reported bands are the ones it is served with (conformal, cross-fitted),
+    # not another construction
+    base_cross = [
+        np.concatenate([a, b], axis=1) for a, b in zip(agg_bands[1:], bottom_bands[1:], strict=True)
+    ]
 
     scales = np.stack(
         [seasonal_naive_scale(h.aggregate_observed(history[:, : f.origin + 1])) for f in folds]
@@ -192,18 +202,6 @@ def _residual_rows(actuals: np.ndarray, preds: np.ndarray) -> np.ndarray:
     """(fold, node, day) errors as (fold·day) × node rows; NaN where a node had no actual."""
     e = actuals - preds
     return e.transpose(0, 2, 1).reshape(-1, e.shape[1])
-
-
-def _selected_backtest(result: EngineResult) -> np.ndarray:
-    """Each series' backtest predictions from the model selected for it."""
-    bt = result.backtest
-    chosen = result.selection["model"].to_numpy()
-    out = np.full_like(bt.actuals, np.nan)
-    for name in np.unique(chosen):
-        rows = np.flatnonzero(chosen == name)
-        if name in bt.predictions:
-            out[:, rows] = bt.predictions[name][:, rows]
-    return out
 
 
 def _grid(frame: pd.DataFrame, col: str, h: int) -> np.ndarray:

@@ -327,3 +327,24 @@ def test_the_run_record_says_what_it_could_not_do(tiny_warehouse, report):
     )
     assert config["folds_used"] == {"asked": 2, "used": 2, "why": None}
     assert config["fallbacks"] == {}
+
+
+def test_the_reported_base_coverage_is_that_of_the_bands_served(tiny_warehouse, report):
+    # the 'selected' rows score each node's chosen model with the conformal bands it is served
+    # with: the same numbers as that model's own rows (not a per-node construction of its own)
+    pairs = query(
+        tiny_warehouse,
+        """select s.coverage_80, m.coverage_80, s.wql, m.wql
+             from forecast.backtest_metrics s
+             join forecast.model_selection sel
+               on sel.run_id = s.run_id and sel.level = s.level and sel.node_key = s.node_key
+             join forecast.backtest_metrics m
+               on m.run_id = s.run_id and m.level = s.level and m.node_key = s.node_key
+              and m.fold = s.fold and m.model = sel.model
+            where s.run_id = %s and s.model = 'selected' and s.level = 'restaurant_sku'""",
+        (report.run_id,),
+    )
+    assert len(pairs) == report.n_series * 2  # every series, both folds
+    for sel_cov, own_cov, sel_wql, own_wql in pairs:
+        assert sel_cov == pytest.approx(own_cov, nan_ok=True)
+        assert sel_wql == pytest.approx(own_wql, nan_ok=True)

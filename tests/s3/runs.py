@@ -31,14 +31,15 @@ NODES = [
 
 def write_run(url: str, reconciler: str, seed: int) -> int:
     """A forecasting run written and finished through frycast.forecast_store (as the engine
-    does), with base and reconciled rows of every node, some NULL intervals, awkward text."""
+    does), with base and reconciled rows of every node, NULL ids above the bottom level and
+    awkward text. (Intervals are never NULL: the store refuses a forecast with a missing one.)"""
     rng = np.random.default_rng(seed)
     days = pd.date_range(HISTORY_END, periods=DAYS + 1)[1:]
     rows = []
     for reconciled in (False, True) if reconciler != "none" else (False,):
         for level, key, restaurant, sku, group, region in NODES:
             yhat = rng.gamma(2.0, 10.0, DAYS)  # full-precision doubles
-            lo = np.where(rng.random(DAYS) < 0.1, np.nan, yhat * 0.8)
+            lo = yhat * rng.uniform(0.5, 0.9, DAYS)
             rows.append(
                 pd.DataFrame(
                     {
