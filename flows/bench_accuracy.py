@@ -14,13 +14,10 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
 
-from frycast.benchmarks import RESULTS_DIR, write_results
-from frycast.db import apply_infra
+from frycast.benchmarks import RESULTS_DIR, fresh_database, write_results
 from frycast.dbt import run_dbt
 from frycast.panel_io import load_panel
 from frycast.settings import PROJECT_ROOT, Settings, get_settings
@@ -62,13 +59,7 @@ class Score:
 
 def prepare(server_url: str, dataset: str) -> str:
     """A fresh database with the dataset imported by the normal path and built by dbt."""
-    name = f"frycast_bench_acc_{dataset}"
-    parts = urlsplit(server_url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    url = urlunsplit(parts._replace(path="/" + name))
-    apply_infra(url)
+    url = fresh_database(server_url, f"frycast_bench_acc_{dataset}")
     if dataset == "london":
         import_orders(
             url,

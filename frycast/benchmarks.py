@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
 
 from frycast.settings import PROJECT_ROOT
 
@@ -15,3 +18,17 @@ def write_results(name: str, payload, out_dir: Path = RESULTS_DIR) -> Path:
     path = out_dir / name
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """A new, empty database ``name`` on the server of ``server_url`` (dropped first if it
+    exists), with frycast's roles, schemas and raw tables; returns its URL."""
+    from frycast.db import apply_infra
+
+    parts = urlsplit(server_url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    url = urlunsplit(parts._replace(path="/" + name))
+    apply_infra(url)
+    return url

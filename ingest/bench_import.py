@@ -14,12 +14,8 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-from frycast.benchmarks import write_results
-from frycast.db import apply_infra
+from frycast.benchmarks import fresh_database, write_results
 
 RSS_TARGET_MB = 500
 # each import in its own process, which prints its own peak RSS (KiB) when done
@@ -68,18 +64,8 @@ def write_orders(path: Path, size: int, rng: random.Random) -> int:
     return n
 
 
-def _fresh_db(server_url: str, name: str = "frycast_bench_import") -> str:
-    parts = urlsplit(server_url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    url = urlunsplit(parts._replace(path="/" + name))
-    apply_infra(url)
-    return url
-
-
 def run(server_url: str, size_mb: int = 100) -> dict:
-    url = _fresh_db(server_url)
+    url = fresh_database(server_url, "frycast_bench_import")
     rng = random.Random(7)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
