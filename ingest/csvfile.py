@@ -104,19 +104,19 @@ class CsvFile:
         At least one frame is yielded, empty when no line is good."""
         rows, line_nos, payloads, yielded = [], [], [], False
         for line_no, raw in self._lines():
-            fields, rejection = self._split(line_no, raw)
-            if rejection is not None:
-                if record:
-                    self.lines_read += 1
-                    self.rejected.add([rejection])
-                continue
-            if fields is None:
+            split = self._split(line_no, raw)
+            if split is None:
                 continue  # a blank line
             if record:
                 self.lines_read += 1
+            if isinstance(split, Rejection):
+                if record:
+                    self.rejected.add([split])
+                continue
+            fields, text = split
             rows.append(fields)
             line_nos.append(line_no)
-            payloads.append(raw.decode(self.encoding).rstrip("\r"))
+            payloads.append(text)
             if len(rows) == size:
                 yield self._frame(rows, line_nos, payloads)
                 rows, line_nos, payloads, yielded = [], [], [], True
@@ -143,11 +143,12 @@ class CsvFile:
         frame["_raw"] = payloads
         return frame
 
-    def _split(self, line_no: int, raw: bytes) -> tuple[list[str] | None, Rejection | None]:
+    def _split(self, line_no: int, raw: bytes) -> tuple[list[str], str] | Rejection | None:
+        """A line's fields and text, or why it is rejected, or None for a blank line."""
         text = _decode(raw, self.encoding)
         if text is None:
             bad = _first_bad_byte(raw, self.encoding)
-            return None, Rejection(
+            return Rejection(
                 line_no,
                 None,
                 f"not valid {self.encoding}: byte 0x{raw[bad]:02x} at character {bad + 1} "
@@ -156,16 +157,16 @@ class CsvFile:
             )
         text = text.rstrip("\r")
         if not text.strip():
-            return None, None
+            return None
         if "\x00" in text:
-            return None, Rejection(line_no, None, "the line contains a NUL byte", text)
+            return Rejection(line_no, None, "the line contains a NUL byte", text)
         try:
             fields = next(csv.reader([text]))
         except csv.Error as exc:  # a field over FIELD_LIMIT
             reason = str(exc)
             if "field larger" in reason:
                 reason = f"a field is longer than {FIELD_LIMIT // 1024} KiB"
-            return None, Rejection(line_no, None, reason, text)
+            return Rejection(line_no, None, reason, text)
         n_fields = len(self.header)
         if len(fields) != n_fields:
             # only the file's last line can be cut short by a truncated file
@@ -175,8 +176,8 @@ class CsvFile:
                 if truncated
                 else f"expected {n_fields} fields, found {len(fields)}"
             )
-            return None, Rejection(line_no, None, reason, text)
-        return fields, None
+            return Rejection(line_no, None, reason, text)
+        return fields, text
 
     def _is_last(self, line_no: int) -> bool:
         return line_no == self.last_line
