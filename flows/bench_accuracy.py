@@ -148,7 +148,7 @@ def run(
                 horizon=h,
                 fold_horizon=h,
                 folds=s.backtest_folds,
-                fold_step=min(s.fold_step, h),
+                fold_step=s.fold_step,
                 models=s.model_names,
                 seed=s.seed,
                 n_jobs=s.n_jobs,

@@ -191,7 +191,7 @@ def run(
         horizon=holdout,
         fold_horizon=holdout,
         folds=3,
-        fold_step=min(91, holdout),
+        fold_step=None,  # frycast's default: non-overlapping where the history allows
         models=tuple(models),
         n_jobs=n_jobs,
     )

@@ -168,10 +168,15 @@ def _forecast(
             url,
             run_id,
             config.horizon,
-            {"fallbacks": facts.get("fallbacks", {}), "folds_used": facts.get("folds_used")},
+            {
+                "fallbacks": facts.get("fallbacks", {}),
+                "folds_used": facts.get("folds_used"),
+                "evaluation": facts.get("evaluation"),
+            },
         )
-        if (facts.get("folds_used") or {}).get("why"):
-            log.warning("backtest: %s", facts["folds_used"]["why"])
+        for said in (facts.get("folds_used"), facts.get("evaluation")):
+            if (said or {}).get("why"):
+                log.warning("backtest: %s", said["why"])
         finish_run(
             url,
             run_id,
@@ -223,8 +228,15 @@ def _engine(panel, config: EngineConfig, reconciler: str, **spread):
 
 
 def _tuned(panel, config: EngineConfig, settings: Settings, tracker) -> EngineConfig:
-    from ml.tuning import tune
+    from ml.tuning import tune, tuning_window
 
+    fold_h = min(config.fold_horizon, config.horizon)
+    window = tuning_window(len(panel.dates), config.folds, fold_h, config.fold_step)
+    if window is None:
+        log.warning("tuning skipped: no history before the scored backtest folds to tune on")
+        return config
+    cutoff, tune_h = window
+    panel = panel.truncate(cutoff)  # tuning never sees a window the backtest scores
     params = dict(config.model_params)
     for name in ("lightgbm", "xgboost"):
         if name not in config.models:
@@ -242,7 +254,7 @@ def _tuned(panel, config: EngineConfig, settings: Settings, tracker) -> EngineCo
         study = tune(
             panel,
             name,
-            horizon=min(config.fold_horizon, config.horizon),
+            horizon=tune_h,
             n_trials=settings.tune_trials,
             timeout_s=settings.tune_timeout_s,
             seed=config.seed,

@@ -55,7 +55,12 @@ class Settings(BaseSettings):
     horizon_days: int = Field(default=365, alias="FRYCAST_HORIZON_DAYS")
     backtest_folds: int = Field(default=3, alias="FRYCAST_BACKTEST_FOLDS")
     fold_horizon: int = Field(default=365, alias="FRYCAST_FOLD_HORIZON")
-    fold_step: int = Field(default=91, alias="FRYCAST_FOLD_STEP")
+    fold_step: int | None = Field(
+        default=None,
+        alias="FRYCAST_FOLD_STEP",
+        description="Days between fold origins; unset: the fold horizon (test windows do not "
+        "overlap) where the history holds two such folds, else 91 (ml.backtest.fold_step)",
+    )
     models: str = Field(
         default="snaive,weekday_mean,ets,theta,lightgbm,xgboost",
         alias="FRYCAST_MODELS",

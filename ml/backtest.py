@@ -36,8 +36,12 @@ def make_folds(
     n_days: int, n_folds: int, horizon: int, step: int | None = None, min_train: int = 56
 ) -> list[Fold]:
     """Up to ``n_folds`` folds whose test windows end on or before the last day; each keeps at
-    least ``min_train`` training days."""
-    step = step or horizon
+    least ``min_train`` training days.
+
+    ``step`` None (the default) spaces origins ``horizon`` days apart, so test windows do not
+    overlap, or, where the history cannot hold two such folds, 91 days apart (``fold_step``): the
+    nested protocol (``ml.nested``) scores a fold with what the earlier ones knew, and needs one."""
+    step = step or fold_step(n_days, n_folds, horizon, min_train)
     folds = []
     for k in range(n_folds):
         origin = n_days - 1 - horizon - k * step
@@ -50,6 +54,15 @@ def make_folds(
             f"after {min_train} training days"
         )
     return folds
+
+
+def fold_step(n_days: int, n_folds: int, horizon: int, min_train: int = 56) -> int:
+    """Days between fold origins when none is asked for: ``horizon`` (no overlap) where the
+    history holds two such folds, else 91 days (overlapping folds, each with a real training
+    history; the nested protocol then scores a fold with what earlier folds had seen)."""
+    if n_folds < 2 or n_days - horizon - min_train >= horizon:
+        return horizon
+    return max(1, min(91, horizon))
 
 
 @dataclass

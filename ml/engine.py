@@ -29,10 +29,11 @@ from ml.backtest import (
     serial_map,
     zero_share_91,
 )
-from ml.intervals import ConformalCalibration, cross_fitted_quantiles, volume_class
+from ml.intervals import ConformalCalibration, volume_class
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.models import build_model
 from ml.models.base import Forecaster
+from ml.nested import before, evaluation_note, scored_folds
 from ml.panel import Panel
 from ml.selection import select_models
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 BASELINES = ("snaive", "snaive_yearly", "weekday_mean")
 AGGREGATE_LEVELS = ("chain", "region", "restaurant", "product_group")
 BOTTOM = "restaurant_sku"
+# a model serving fewer scored series than this takes its calibration from all series
+MIN_SERVED_SERIES = 3
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class EngineConfig:
     horizon: int = 365
     folds: int = 3
     fold_horizon: int = 365  # capped at ``horizon``
-    fold_step: int = 91
+    fold_step: int | None = None  # None: non-overlapping where the history allows (make_folds)
     models: tuple[str, ...] = ("snaive", "weekday_mean", "ets", "theta", "lightgbm", "xgboost")
     combo: bool = True  # add "combo": the mean of the non-baseline models
     fallback: str = "weekday_mean"
@@ -76,6 +79,11 @@ class EngineResult:
     summary: dict
     backtest: BacktestResult
     fitted: dict[str, Forecaster]
+    # the served forecast's choices (selection above, and each model's calibration); and each
+    # scored fold's own, learned from earlier folds only (ml.nested)
+    calibrations: dict[str, ConformalCalibration] = field(default_factory=dict)
+    nested: dict[int, tuple] = field(default_factory=dict)
+    served_backtest: tuple = ()
 
 
 def combo_members(config: EngineConfig) -> list[str]:
@@ -119,15 +127,6 @@ def run_engine(
         bt.predictions["combo"] = np.mean([bt.predictions[m] for m in members], axis=0)
     names = list(bt.predictions)
 
-    metrics, series_mase, pooled = [], {}, {}
-    for name in names:
-        frame, per_series, pooled[name] = _bottom_metrics(panel, bt, name)
-        metrics.append(frame)
-        if level_metrics:
-            metrics.append(_aggregate_metrics(panel, bt, name))
-        series_mase[name] = per_series
-    metrics = pd.concat(metrics, ignore_index=True)
-
     # candidates are the models asked for (the fallback only serves series without scores),
     # less those that failed on too many series
     fits = len(folds) * panel.n_series
@@ -135,22 +134,25 @@ def run_engine(
     if "combo" in names:  # the mean of its members fails where any of them does
         failed_share["combo"] = max((failed_share.get(m, 0.0) for m in members), default=0.0)
     excluded = sorted(m for m in names if failed_share.get(m, 0.0) > config.max_failed_share)
-    candidates = {
-        m: v
-        for m, v in series_mase.items()
-        if (m in config.models or m == "combo") and m not in excluded
+    competing = [m for m in names if (m in config.models or m == "combo") and m not in excluded]
+    choose = partial(_choose, bt, names, competing, config)
+
+    # the served forecast's choices learn from every fold; each scored fold's evaluation from
+    # the earlier folds' known days only (ml.nested)
+    selection, calibrations, _ = choose(bt.actuals, zero_share_91(panel.y))
+    nested = {
+        i: choose(before(bt.actuals, folds, i), bt.zero_share[i]) for i in scored_folds(folds)
     }
-    selection = select_models(
-        candidates,
-        segments=volume_class(zero_share_91(panel.y)),
-        fallback=config.fallback,
-        series_margin=config.series_margin,
-        min_segment_series=config.min_segment_series,
-    )
-    calibrations = {
-        name: ConformalCalibration.fit(bt.actuals, bt.predictions[name], bt.scales, bt.zero_share)
-        for name in names
-    }
+    served_bt = replay(bt, nested)  # what the run reports about its served forecast
+
+    metrics, pooled = [], {}
+    for name in names:
+        frame, pooled[name] = _bottom_metrics(panel, bt, name, nested)
+        metrics.append(frame)
+        if level_metrics:
+            metrics.append(_aggregate_metrics(panel, bt, name))
+    metrics.append(_scored_rows(panel, bt, served_bt, "selected", series_levels(panel), panel.keys))
+    metrics = pd.concat(metrics, ignore_index=True)
 
     # final fit on all history, only for the models some series uses
     needed = set(selection["model"]) | {config.fallback}  # the fallback serves failed fits
@@ -197,15 +199,17 @@ def run_engine(
         time.perf_counter() - started,
         set(series_levels(panel)),
     )
-    summary["selected"] = claimed_scores(bt, selection)
+    summary["evaluation"] = evaluation_note(folds)
+    summary["selected"] = claimed_scores(bt, served_bt)
     summary["folds_used"] = {
         "asked": config.folds,
         "used": len(folds),
+        "step_days": folds[0].origin - folds[1].origin if len(folds) > 1 else None,
         "why": None
         if len(folds) == config.folds
         else (
-            f"{len(panel.dates)} days of history hold {len(folds)} fold(s) of "
-            f"{fold_h} days {config.fold_step} days apart after 56 training days"
+            f"{len(panel.dates)} days of history hold {len(folds)} fold(s) of {fold_h} days "
+            "after 56 training days"
         ),
     }
     summary["fallbacks"] = {
@@ -233,40 +237,84 @@ def run_engine(
         summary,
         bt,
         fitted,
+        calibrations,
+        nested,
+        served_bt,
     )
 
 
-def selected_bands(bt: BacktestResult, selection: pd.DataFrame) -> tuple[np.ndarray, ...]:
-    """Each series' backtest forecasts from its chosen model, with that model's cross-fitted
-    conformal q10 / q50 / q90: the construction the served base forecast uses, so a figure
-    reported about the served forecast is about these. (fold, series, day) arrays."""
+def _choose(
+    bt: BacktestResult,
+    names: list[str],
+    competing: list[str],
+    config: EngineConfig,
+    actuals: np.ndarray,
+    zero_share: np.ndarray,
+) -> tuple[pd.DataFrame, dict, dict]:
+    """What the backtest ``actuals`` given teach (the protocol hides, as NaN, what a choice may
+    not see): each series' model; the calibration each model serves its series with (learned on
+    the series that chose it, or on all where fewer than ``MIN_SERVED_SERIES`` did); and each
+    model's calibration on every series (its own scores as a candidate)."""
+    series_mase = {m: mase(actuals, bt.predictions[m], bt.scales) for m in competing}
+    selection = select_models(
+        series_mase,
+        segments=volume_class(zero_share),
+        fallback=config.fallback,
+        series_margin=config.series_margin,
+        min_segment_series=config.min_segment_series,
+    )
+    fit = partial(_calibrate, bt, actuals)
+    every = {m: fit(m, slice(None)) for m in names}
     chosen = selection["model"].to_numpy()
+    served = dict(every)
+    for m in set(chosen) & set(names):
+        rows = np.flatnonzero(chosen == m)
+        scored = np.isfinite(actuals[:, rows]).any(axis=(0, 2)).sum()
+        if 0 < len(rows) < chosen.size and scored >= MIN_SERVED_SERIES:
+            served[m] = fit(m, rows)
+    return selection, served, every
+
+
+def _calibrate(bt: BacktestResult, actuals: np.ndarray, name: str, rows) -> ConformalCalibration:
+    return ConformalCalibration.fit(
+        actuals[:, rows], bt.predictions[name][:, rows], bt.scales[:, rows], bt.zero_share[:, rows]
+    )
+
+
+def replay(bt: BacktestResult, choices: dict[int, tuple]) -> tuple[np.ndarray, ...]:
+    """The served construction replayed on backtest folds: on fold ``i``, each series' model as
+    ``choices[i]`` (a selection and its calibrations) picked it, with its point and quantiles
+    from that calibration. (point, q10, q50, q90) as (fold, series, day) arrays; NaN on folds
+    not in ``choices``."""
     out = [np.full(bt.actuals.shape, np.nan) for _ in range(4)]
-    for name in np.unique(chosen):
-        if name not in bt.predictions:
-            continue
-        rows = chosen == name
-        bands = cross_fitted_quantiles(bt.actuals, bt.predictions[name], bt.scales, bt.zero_share)
-        for k, a in enumerate((bt.predictions[name], *bands)):
-            out[k][:, rows] = a[:, rows]
+    for i, (selection, calibrations, *_) in choices.items():
+        chosen = selection["model"].to_numpy()
+        for name in np.unique(chosen):
+            rows = np.flatnonzero(chosen == name)
+            dist = calibrations[name].distribution(
+                bt.predictions[name][i, rows], bt.scales[i, rows], bt.zero_share[i, rows]
+            )
+            for k, a in enumerate(dist):
+                out[k][i, rows] = a
     return tuple(out)
 
 
-def claimed_scores(bt: BacktestResult, selection: pd.DataFrame) -> dict:
-    """What a run claims for its served (selected) forecast from its own backtests: each series
-    scored with its chosen model's backtest forecasts and cross-fitted intervals; MASE is the mean
-    over the series it could score (and says how many it could not), coverage is pooled.
-
-    These folds also made the selection: the claim is what frycast says, and ``make
-    bench-accuracy`` puts it beside what the held-out days then realise."""
-    pred, lo, med, hi = selected_bands(bt, selection)
-    per_series = mase(bt.actuals, pred, bt.scales)  # (fold, series)
+def claimed_scores(bt: BacktestResult, served: tuple[np.ndarray, ...]) -> dict:
+    """What a run claims for its served (selected) forecast: the served construction scored on
+    the folds the nested protocol scores (each with choices from earlier data only); MASE is the
+    mean over the series it could score (and says how many it could not), coverage is pooled.
+    ``None`` where no fold is out of sample. ``make bench-accuracy`` puts these beside what the
+    held-out days then realise."""
+    point, lo, med, hi = served
+    per_series = mase(bt.actuals, point, bt.scales)  # (fold, series)
     finite = np.isfinite(per_series)
     scored = finite.any(axis=0)
     series_mean = np.where(finite, per_series, 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
+    pooled = pooled_interval_scores(bt.actuals, lo, med, hi)
     return {
         "mase": float(series_mean[scored].mean()) if scored.any() else None,
-        "coverage_80": pooled_interval_scores(bt.actuals, lo, med, hi)["coverage_80"],
+        "coverage_80": pooled["coverage_80"] if scored.any() else None,
+        "wql": pooled["wql"] if scored.any() else None,
         "n_series_scored": int(scored.sum()),
         "n_series_unscored": int((~scored).sum()),
     }
@@ -303,24 +351,34 @@ def pooled_interval_scores(y: np.ndarray, lo: np.ndarray, med: np.ndarray, hi: n
 
 
 def _bottom_metrics(
-    panel: Panel, bt: BacktestResult, name: str
-) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    panel: Panel, bt: BacktestResult, name: str, nested: dict
+) -> tuple[pd.DataFrame, dict]:
+    """A model's own backtest scores per series and fold: MASE and sMAPE of its forecasts, wQL
+    and coverage of its bands on the scored folds (calibrated on earlier data; NaN elsewhere)."""
     pred = bt.predictions[name]
-    lo, med, hi = cross_fitted_quantiles(bt.actuals, pred, bt.scales, bt.zero_share)
-    m = mase(bt.actuals, pred, bt.scales)  # (fold, series)
-    frame = _metric_rows(
+    lo, med, hi = (np.full(pred.shape, np.nan) for _ in range(3))
+    for i, (*_, every) in nested.items():
+        q = every[name].quantiles(pred[i], bt.scales[i], bt.zero_share[i])
+        lo[i], med[i], hi[i] = q
+    frame = _scored_rows(panel, bt, (pred, lo, med, hi), name, series_levels(panel), panel.keys)
+    return frame, pooled_interval_scores(bt.actuals, lo, med, hi)
+
+
+def _scored_rows(panel, bt, forecast, model, levels, keys) -> pd.DataFrame:
+    """Per series and fold scores of a backtest ``forecast``: (point, q10, q50, q90) arrays."""
+    point, lo, med, hi = forecast
+    return _metric_rows(
         bt.folds,
         panel,
-        series_levels(panel),
-        panel.keys,
-        name,
+        levels,
+        list(keys),
+        model,
         n_obs=(~np.isnan(bt.actuals)).sum(axis=-1),
-        mase=m,
-        smape=smape(bt.actuals, pred),
+        mase=mase(bt.actuals, point, bt.scales),
+        smape=smape(bt.actuals, point),
         wql=wql(bt.actuals, {0.1: lo, 0.5: med, 0.9: hi}),
         coverage_80=coverage(bt.actuals, lo, hi),
     )
-    return frame, m, pooled_interval_scores(bt.actuals, lo, med, hi)
 
 
 def _aggregate_metrics(panel: Panel, bt: BacktestResult, name: str) -> pd.DataFrame:
@@ -414,10 +472,11 @@ def _forecast_frame(
     chosen = selection["model"].to_numpy()
     for name in np.unique(chosen):
         rows = np.flatnonzero(chosen == name)
-        yhat[rows] = preds[name][rows]
-        for k, arr in enumerate(
-            calibrations[name].quantiles(preds[name][rows], scale[rows], zero_share[rows])
-        ):
+        point, *quantiles = calibrations[name].distribution(
+            preds[name][rows], scale[rows], zero_share[rows]
+        )
+        yhat[rows] = point
+        for k, arr in enumerate(quantiles):
             q[k][rows] = arr
     dates = panel.future_dates(h)
     s = panel.series
@@ -461,6 +520,7 @@ def _summary(
             "backtest_seconds": round(bt.seconds.get(m, 0.0), 1),
         }
         for m, g in bottom.groupby("model")
+        if m in pooled  # the candidates ('selected' is summary["selected"])
     }
     return {
         "folds": [{"fold": f.index, "origin_index": f.origin, "horizon": f.horizon} for f in folds],

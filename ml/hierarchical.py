@@ -27,15 +27,10 @@ import pandas as pd
 
 from frycast.stages import stage
 from ml.backtest import Mapper, serial_map
-from ml.engine import (
-    EngineConfig,
-    EngineResult,
-    pooled_interval_scores,
-    run_engine,
-    selected_bands,
-)
-from ml.intervals import BUCKETS, in_bucket
+from ml.engine import EngineConfig, EngineResult, pooled_interval_scores, replay, run_engine
+from ml.intervals import BUCKETS, in_bucket, safe_scale
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
+from ml.nested import before, known_days, scored_folds
 from ml.panel import Panel
 from ml.reconcile.hierarchy import FRYCAST_LEVELS, Hierarchy
 from ml.reconcile.methods import Reconciler, build_reconciler
@@ -103,53 +98,58 @@ def run_hierarchical(
 
 def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregate, started):
     method = build_reconciler(reconciler)
-
     H = config.horizon
     base = np.vstack([_grid(aggregate.forecasts, "yhat", H), _grid(bottom.forecasts, "yhat", H)])
-    # each node's chosen base model's backtest forecasts and its served (conformal) bands
-    agg_bands = selected_bands(aggregate.backtest, aggregate.selection)
-    bottom_bands = selected_bands(bottom.backtest, bottom.selection)
-    bt_pred = np.concatenate([agg_bands[0], bottom_bands[0]], axis=1)
     bt_act = np.concatenate([aggregate.backtest.actuals, bottom.backtest.actuals], axis=1)
     folds = bottom.backtest.folds
-    n_f, n, fh = bt_act.shape
+    n_f = len(folds)
     history = panel.y
-
-    # backtests reconciled fold by fold, each with a covariance from the *other* folds
-    rec_bt = np.full(bt_pred.shape, np.nan)
-    for i in range(n_f):
-        others = [j for j in range(n_f) if j != i] or [i]
-        rec_bt[i] = _reconcile(
-            method,
-            h,
-            bt_pred[i],
-            _residual_rows(bt_act[others], bt_pred[others]),
-            history[:, : folds[i].origin + 1],
-        )
-    rec = _reconcile(method, h, base, _residual_rows(bt_act, bt_pred), history)
-
-    # intervals: per node and horizon bucket, quantiles of reconciled backtest errors
-    err = bt_act - rec_bt  # (fold, node, day)
-    lo, mid, hi = _path_quantiles(err, rec)
-    cross = [np.full(rec_bt.shape, np.nan) for _ in range(3)]
-    for i in range(n_f):
-        others = [j for j in range(n_f) if j != i] or [i]
-        for k, q in enumerate(_path_quantiles(err[others], rec_bt[i])):
-            cross[k][i] = q
-    # the base forecast's reported bands are the ones it is served with (conformal, cross-fitted),
-    # not another construction
-    base_cross = [
-        np.concatenate([a, b], axis=1) for a, b in zip(agg_bands[1:], bottom_bands[1:], strict=True)
-    ]
-
+    levels = h.level_slices()
     scales = np.stack(
         [seasonal_naive_scale(h.aggregate_observed(history[:, : f.origin + 1])) for f in folds]
     )
+
+    def base_backtest(choose) -> np.ndarray:
+        """Every node's served base construction on the backtest folds, under ``choose(engine)``
+        (fold -> that fold's selection and calibrations); (fold, node, day)."""
+        return np.concatenate(
+            [replay(e.backtest, choose(e))[0] for e in (aggregate, bottom)], axis=1
+        )
+
+    # the served forecast: covariance and error paths from every fold, under the served choices
+    every = base_backtest(lambda e: {j: (e.selection, e.calibrations) for j in range(n_f)})
+    residuals = _residual_rows(bt_act, every)
+    rec = _reconcile(method, h, base, residuals, history)
+    rec_every = _reconcile_folds(method, h, every, residuals, history, folds)
+    lo, mid, hi = _path_quantiles(
+        bt_act - rec_every, rec, seasonal_naive_scale(h.aggregate_observed(history)), levels
+    )
+
+    # each scored fold: base choices, covariance and error paths from earlier folds only
+    rec_bt = np.full(bt_act.shape, np.nan)
+    cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
+    for i in scored_folds(folds):
+        seen = [j for j, n in enumerate(known_days(folds, i)) if n > 0]
+        pred = base_backtest(lambda e, i=i, seen=seen: {j: e.nested[i] for j in [*seen, i]})
+        act = before(bt_act, folds, i)
+        res = _residual_rows(act, pred)
+        rec_i = _reconcile_folds(method, h, pred, res, history, folds, [*seen, i])
+        rec_bt[i] = rec_i[i]
+        for k, q in enumerate(
+            _path_quantiles(act[seen] - rec_i[seen], rec_bt[i], scales[i], levels)
+        ):
+            cross[k][i] = q
+
+    # the base forecast's reported scores are the engines' own 'selected' rows (the served
+    # construction on the scored folds); the level summary reads the same arrays
+    base_served = [
+        np.concatenate([a, b], axis=1)
+        for a, b in zip(aggregate.served_backtest, bottom.served_backtest, strict=True)
+    ]
     metrics = pd.concat(
         [
             bottom.metrics,
             aggregate.metrics,
-            _rows(h, folds, panel, "selected", bt_act, bt_pred, scales, base_cross),
             _rows(h, folds, panel, reconciler, bt_act, rec_bt, scales, cross),
         ],
         ignore_index=True,
@@ -180,7 +180,8 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
         "reconciler": reconciler,
         "n_nodes": h.n_nodes,
         "coherence_error": h.coherence_error(rec),
-        "levels": _level_summary(h, bt_act, bt_pred, rec_bt, scales, base_cross, cross),
+        "evaluation": bottom.summary["evaluation"],
+        "levels": _level_summary(h, bt_act, base_served[0], rec_bt, scales, base_served[1:], cross),
         "bottom": bottom.summary,
         "aggregate": aggregate.summary,
         "seconds": round(time.perf_counter() - started, 1),
@@ -198,21 +199,49 @@ def _reconcile(
     return h.aggregate(bottom)
 
 
+def _reconcile_folds(method, h, preds, residuals, history, folds, which=None) -> np.ndarray:
+    """Reconcile the (fold, node, day) backtest forecasts of the folds ``which`` (all by
+    default) with one covariance; each fold sees only its own training history. NaN elsewhere."""
+    which = list(range(len(folds)) if which is None else which)
+    out = np.full(preds.shape, np.nan)
+    if method.needs_history:
+        for j in which:
+            out[j] = _reconcile(method, h, preds[j], residuals, history[:, : folds[j].origin + 1])
+        return out
+    # one solve for every fold at once: the projection does not depend on the history
+    d = preds.shape[-1]
+    stacked = _reconcile(
+        method, h, np.hstack([np.nan_to_num(preds[j]) for j in which]), residuals, None
+    )
+    for k, j in enumerate(which):
+        out[j] = stacked[:, k * d : (k + 1) * d]
+    return out
+
+
 def _residual_rows(actuals: np.ndarray, preds: np.ndarray) -> np.ndarray:
-    """(fold, node, day) errors as (fold·day) × node rows; NaN where a node had no actual."""
+    """(fold, node, day) errors as (fold·day) × node rows; NaN where a node had no actual (rows
+    the protocol hid entirely are left out)."""
     e = actuals - preds
-    return e.transpose(0, 2, 1).reshape(-1, e.shape[1])
+    rows = e.transpose(0, 2, 1).reshape(-1, e.shape[1])
+    return rows[~np.isnan(rows).all(axis=1)]
 
 
 def _grid(frame: pd.DataFrame, col: str, h: int) -> np.ndarray:
     return frame[col].to_numpy(dtype=float).reshape(-1, h)
 
 
-def _path_quantiles(err: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, ...]:
+MIN_NODE_ERRORS = 60  # fewer errors than this in a bucket: the node takes its level's pooled ones
+
+
+def _path_quantiles(
+    err: np.ndarray, point: np.ndarray, scale: np.ndarray | None = None, levels=None
+) -> tuple[np.ndarray, ...]:
     """0.1 / 0.5 / 0.9 quantiles of point + error per node and horizon bucket (floored at 0).
 
     ``err`` is (fold, node, day) over the backtest horizon; ``point`` is (node, h). Buckets past
-    the longest backtest day use the last one.
+    the longest backtest day use the last one. A node with fewer than ``MIN_NODE_ERRORS`` errors
+    in a bucket takes the quantiles of its level's errors divided by each node's ``scale``
+    (pooled), times its own scale. The band always holds the point (the reconciled forecast).
     """
     n, h = point.shape
     fh = err.shape[-1]
@@ -224,12 +253,30 @@ def _path_quantiles(err: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, ...
         if a <= fh:
             e = err[:, :, a - 1 : min(b or fh, fh)]
             e = e.transpose(1, 0, 2).reshape(n, -1)
-            last = np.nan_to_num(row_nanquantiles(e, (0.1, 0.5, 0.9)))
+            last = row_nanquantiles(e, (0.1, 0.5, 0.9))
+            if scale is not None and levels is not None:
+                _pool_few(last, e, safe_scale(scale), levels)
+            last = np.nan_to_num(last)
         if cols.any():
             for k in range(3):
                 out[k][:, cols] = point[:, cols] + last[k][:, None]
     lo, mid, hi = (np.maximum(o, 0.0) for o in out)
-    return np.minimum(lo, mid), mid, np.maximum(hi, mid)
+    return np.minimum(np.minimum(lo, mid), point), mid, np.maximum(np.maximum(hi, mid), point)
+
+
+def _pool_few(q: np.ndarray, e: np.ndarray, scale: np.ndarray, levels: dict) -> None:
+    """In place: nodes with few errors get their level's pooled scaled-error quantiles."""
+    few = (~np.isnan(e)).sum(axis=1) < MIN_NODE_ERRORS
+    if not few.any():
+        return
+    for rows in levels.values():
+        sel = rows[few[rows]]
+        if not len(sel):
+            continue
+        z = (e[rows] / scale[rows, None]).ravel()
+        z = z[~np.isnan(z)]
+        if z.size:
+            q[:, sel] = np.quantile(z, (0.1, 0.5, 0.9))[:, None] * scale[sel][None, :]
 
 
 def row_nanquantiles(a: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:

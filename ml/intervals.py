@@ -1,16 +1,20 @@
-"""Calibrated intervals: split-conformal quantiles of backtest residuals.
+"""One calibrated predictive distribution per series and day, from backtest residuals.
 
 For a model, the residuals y - ŷ of its backtest folds are divided by each series' scale (the
 seasonal-naive MAE of the training data, so series of every size pool together) and grouped by
-horizon bucket and volume class (intermittent or smooth). The empirical 0.1 / 0.5 / 0.9 quantiles
-of each group, times a series' scale, added to its point forecast, give its 0.1 / 0.5 / 0.9
-quantiles (floored at zero). Coverage is reported cross-fitted: each fold is scored with a
-calibration learned on the other folds only.
+horizon bucket and volume class (intermittent or smooth). A forecast's predictive distribution is
+ŷ + scale · r over the residuals r of its group, floored at zero (units cannot be negative). The
+served 0.1 / 0.5 / 0.9 quantiles are that distribution's, and so is the served point forecast: its
+mean (what adds up across days and nodes), held inside its own 80 % band, so the point and the band
+can never contradict each other.
+
+Which folds a calibration may learn from is the evaluation protocol's business (``ml.nested``):
+the served forecast uses every fold; a reported score uses only days before the window it scores.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,6 +23,9 @@ import pandas as pd
 BUCKETS = ((1, 7), (8, 28), (29, 91), (92, 182), (183, None))
 INTERMITTENT_ZERO_SHARE = 0.3
 MIN_SCALE = 0.1
+# the distribution's mean is taken over these residual quantiles: the midpoints of 20 equal-mass
+# slices (a mean of floored values needs the whole distribution, not three of its quantiles)
+MEAN_GRID = (np.arange(20) + 0.5) / 20
 
 
 def bucket_labels() -> list[str]:
@@ -42,20 +49,23 @@ def safe_scale(scale: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ConformalCalibration:
-    """Residual quantiles per (horizon bucket, volume class); ``table`` has q10, q50, q90, n."""
+    """Residual quantiles per (horizon bucket, volume class); ``table`` has q10, q50, q90, n;
+    ``grid`` the same groups' residuals at ``MEAN_GRID`` (for the distribution's mean)."""
 
     table: pd.DataFrame
+    grid: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def fit(
         cls, actuals: np.ndarray, preds: np.ndarray, scales: np.ndarray, zero_share: np.ndarray
     ) -> ConformalCalibration:
-        """From (fold, series, day) actuals and predictions, and (fold, series) scales."""
+        """From (fold, series, day) actuals and predictions, and (fold, series) scales; NaN
+        actuals (closed days, or days the protocol hides) are left out."""
         h = actuals.shape[-1]
         resid = (actuals - preds) / safe_scale(scales)[..., None]
         classes = np.broadcast_to(volume_class(zero_share)[..., None], resid.shape)
         day = np.broadcast_to(np.arange(1, h + 1), resid.shape)
-        rows = []
+        rows, grid = [], {}
         for label, bucket in zip(bucket_labels(), BUCKETS, strict=True):
             if bucket[0] > h:
                 break
@@ -67,20 +77,28 @@ class ConformalCalibration:
                     continue
                 q10, q50, q90 = np.quantile(r, [0.1, 0.5, 0.9])
                 rows.append((label, cls_name, q10, q50, q90, r.size))
+                grid[(label, cls_name)] = np.quantile(r, MEAN_GRID)
         table = pd.DataFrame(
             rows, columns=["horizon_bucket", "volume_class", "q10", "q50", "q90", "n"]
         )
-        return cls(table)
+        return cls(table, grid)
 
-    def quantiles(
+    @property
+    def empty(self) -> bool:
+        return self.table.empty
+
+    def distribution(
         self, yhat: np.ndarray, scale: np.ndarray, zero_share: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """q10, q50, q90 for point forecasts ``yhat`` (series, day); beyond the longest calibrated
-        bucket the last one is used."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The served point (the distribution's mean, inside its band), q10, q50 and q90 for
+        model forecasts ``yhat`` (series, day). Beyond the longest calibrated bucket the longest
+        one is used; a class without residuals borrows the other's. NaN ``yhat`` stays NaN."""
         n_s, h = yhat.shape
         classes = volume_class(zero_share)
         s = safe_scale(scale)[:, None]
-        out = [np.full(yhat.shape, np.nan) for _ in range(3)]  # a day left unset stays NaN
+        out = [np.full(yhat.shape, np.nan) for _ in range(4)]  # a day left unset stays NaN
+        if self.empty:
+            return tuple(out)
         day = np.arange(1, h + 1)
         labels = bucket_labels()
         for cls_name in ("smooth", "intermittent"):
@@ -88,36 +106,42 @@ class ConformalCalibration:
             if not rows.any():
                 continue
             sub = self.table[self.table["volume_class"] == cls_name]
-            if sub.empty:  # no residuals of this class: borrow the other class's
+            own = not sub.empty
+            if not own:  # no residuals of this class: borrow the other class's
                 sub = self.table
-            sub = sub.groupby("horizon_bucket")[["q10", "q50", "q90"]].mean()
-            avail = [i for i, lab in enumerate(labels) if lab in sub.index]
+            avail = [i for i, lab in enumerate(labels) if lab in set(sub["horizon_bucket"])]
             for i, bucket in enumerate(BUCKETS):
                 cols = in_bucket(day, bucket)
                 if not cols.any():
                     continue
                 # the bucket itself, else the longest calibrated bucket below it
-                q = sub.loc[labels[max((j for j in avail if j <= i), default=avail[0])]]
-                for k, name in enumerate(("q10", "q50", "q90")):
-                    out[k][np.ix_(rows, cols)] = yhat[np.ix_(rows, cols)] + q[name] * s[rows]
-        return tuple(np.maximum(o, 0.0) for o in out)
+                label = labels[max((j for j in avail if j <= i), default=avail[0])]
+                q = sub[sub["horizon_bucket"] == label]
+                g = self._grid(label, cls_name if own else q["volume_class"].iloc[0])
+                block = np.ix_(rows, cols)
+                base, sc = yhat[block], s[rows]
+                for k, name in enumerate(("q10", "q50", "q90"), start=1):
+                    out[k][block] = np.maximum(base + q[name].mean() * sc, 0.0)
+                mean = np.zeros(base.shape)
+                for r in g:
+                    mean += np.maximum(base + r * sc, 0.0)
+                out[0][block] = np.clip(mean / len(g), out[1][block], out[3][block])
+        return tuple(out)
 
+    def quantiles(
+        self, yhat: np.ndarray, scale: np.ndarray, zero_share: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """q10, q50, q90 of the distribution (see :meth:`distribution`)."""
+        return self.distribution(yhat, scale, zero_share)[1:]
 
-def cross_fitted_quantiles(
-    actuals: np.ndarray, preds: np.ndarray, scales: np.ndarray, zero_share: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quantiles for every fold from a calibration fitted on the *other* folds (all folds when
-    there is only one, which then measures in-sample coverage)."""
-    n_f = actuals.shape[0]
-    q = [np.full(preds.shape, np.nan) for _ in range(3)]
-    for i in range(n_f):
-        others = [j for j in range(n_f) if j != i] or [i]
-        cal = ConformalCalibration.fit(
-            actuals[others], preds[others], scales[others], zero_share[others]
-        )
-        for k, arr in enumerate(cal.quantiles(preds[i], scales[i], zero_share[i])):
-            q[k][i] = arr
-    return q[0], q[1], q[2]
+    def _grid(self, label: str, cls_name: str) -> np.ndarray:
+        if (label, cls_name) in self.grid:
+            return self.grid[(label, cls_name)]
+        # a calibration built from a table only (no residuals kept): its three quantiles
+        row = self.table[
+            (self.table["horizon_bucket"] == label) & (self.table["volume_class"] == cls_name)
+        ]
+        return row[["q10", "q50", "q90"]].to_numpy().ravel()
 
 
 def check_quantiles(frame: pd.DataFrame, where: str) -> None:

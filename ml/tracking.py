@@ -111,6 +111,8 @@ class Tracker:
             metrics["backtest.folds_used"] = float(folds["used"])
         self.mlflow.log_metrics(metrics)
         self.mlflow.set_tag("default_model", result.summary["default_model"])
+        if evaluation := result.summary.get("evaluation"):  # are the scores above out of sample
+            self.mlflow.set_tag("out_of_sample", str(evaluation["out_of_sample"]).lower())
         with tempfile.TemporaryDirectory() as tmp:
             d = Path(tmp)
             result.selection.to_csv(d / "model_selection.csv", index=False)

@@ -11,6 +11,7 @@ import optuna
 from ml.backtest import make_folds
 from ml.metrics import mase, seasonal_naive_scale
 from ml.models.gbm import LightGBMGlobal, XGBoostGlobal
+from ml.nested import scored_folds
 from ml.panel import Panel
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,20 @@ def _xgboost_space(trial: optuna.Trial) -> dict:
     }
 
 
+def tuning_window(
+    n_days: int, folds: int, fold_horizon: int, fold_step: int | None, min_train: int = 56
+) -> tuple[int, int] | None:
+    """Where tuning may look (ml.nested): the last day index it may see — the origin of the
+    earliest fold the engine scores, so no scored window was used to tune — and the horizon of
+    its own folds (the engine's fold horizon, shortened to fit, never below 28 days). None:
+    nothing before the scored folds can hold a tuning fold."""
+    engine_folds = make_folds(n_days, folds, fold_horizon, fold_step, min_train)
+    scored = scored_folds(engine_folds)
+    cutoff = min(engine_folds[i].origin for i in scored) if scored else engine_folds[-1].origin
+    horizon = min(fold_horizon, cutoff + 1 - min_train)
+    return (cutoff, horizon) if horizon >= 28 else None
+
+
 SPACES = {"lightgbm": (LightGBMGlobal, _lightgbm_space), "xgboost": (XGBoostGlobal, _xgboost_space)}
 
 
@@ -58,9 +73,8 @@ def tune(
 ) -> optuna.Study:
     """Minimise the mean bottom-level MASE over ``folds`` backtest folds of ``horizon`` days.
 
-    The folds end before the engine's own evaluation would start mattering: tuning and the
-    production backtest share the data, so treat the tuned model's backtest score as slightly
-    optimistic (the holdout benchmark is the honest number).
+    The caller gives a panel that ends before the windows the engine scores
+    (:func:`tuning_window`): the tuned model's reported scores are then out of sample too.
     """
     cls, space = SPACES[model_name]
     fold_list = make_folds(len(panel.dates), folds, horizon, step=horizon)

@@ -267,7 +267,7 @@ def test_the_cli_forecasts_the_tiny_warehouse(tiny_warehouse, report, artifacts)
         tiny_warehouse,
         "select count(*) from forecast.backtest_metrics where run_id = %s and level = %s",
         (run_id, "restaurant_sku"),
-    ) == n_series * 2 * len(MODELS)
+    ) == n_series * 2 * (len(MODELS) + 1)  # the candidates and the served ('selected')
     assert (
         scalar(
             tiny_warehouse,
@@ -325,26 +325,34 @@ def test_the_run_record_says_what_it_could_not_do(tiny_warehouse, report):
         "select config from forecast.forecast_runs where run_id = %s",
         (report.run_id,),
     )
-    assert config["folds_used"] == {"asked": 2, "used": 2, "why": None}
+    assert config["folds_used"] == {"asked": 2, "used": 2, "step_days": 28, "why": None}
     assert config["fallbacks"] == {}
 
 
-def test_the_reported_base_coverage_is_that_of_the_bands_served(tiny_warehouse, report):
-    # the 'selected' rows score each node's chosen model with the conformal bands it is served
-    # with: the same numbers as that model's own rows (not a per-node construction of its own)
-    pairs = query(
+def test_the_reported_scores_are_out_of_sample_and_the_run_says_which_folds(tiny_warehouse, report):
+    # the served construction ('selected', and the reconciler's rows) is scored on fold 0 with
+    # choices learned from fold 1 only; fold 1 had nothing before it and is not scored
+    rows = query(
         tiny_warehouse,
-        """select s.coverage_80, m.coverage_80, s.wql, m.wql
-             from forecast.backtest_metrics s
-             join forecast.model_selection sel
-               on sel.run_id = s.run_id and sel.level = s.level and sel.node_key = s.node_key
-             join forecast.backtest_metrics m
-               on m.run_id = s.run_id and m.level = s.level and m.node_key = s.node_key
-              and m.fold = s.fold and m.model = sel.model
-            where s.run_id = %s and s.model = 'selected' and s.level = 'restaurant_sku'""",
+        """select model, fold, count(*), count(mase), count(coverage_80)
+             from forecast.backtest_metrics
+            where run_id = %s and model in ('selected', 'mint_shrink')
+              and level = 'restaurant_sku'
+            group by model, fold order by model, fold""",
         (report.run_id,),
     )
-    assert len(pairs) == report.n_series * 2  # every series, both folds
-    for sel_cov, own_cov, sel_wql, own_wql in pairs:
-        assert sel_cov == pytest.approx(own_cov, nan_ok=True)
-        assert sel_wql == pytest.approx(own_wql, nan_ok=True)
+    n = report.n_series
+    assert rows == [
+        ("mint_shrink", 0, n, n, n),
+        ("mint_shrink", 1, n, 0, 0),
+        ("selected", 0, n, n, n),
+        ("selected", 1, n, 0, 0),
+    ]
+    config = scalar(
+        tiny_warehouse,
+        "select config from forecast.forecast_runs where run_id = %s",
+        (report.run_id,),
+    )
+    evaluation = config["evaluation"]
+    assert evaluation["out_of_sample"] is True
+    assert (evaluation["scored_folds"], evaluation["calibration_only_folds"]) == ([0], [1])

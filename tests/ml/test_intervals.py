@@ -74,3 +74,32 @@ def test_a_broken_band_is_refused_before_anything_is_written():
         check_quantiles(_frame([0.0, np.nan], [1.0, 2.0], [2.0, 3.0]), "run 7")
     with pytest.raises(ValueError, match="missing, negative or unordered"):
         check_quantiles(_frame([-1.0, 0.0], [1.0, 2.0], [2.0, 3.0]), "run 7")
+
+
+def test_the_served_point_is_the_mean_of_its_distribution_and_inside_its_band():
+    # GIVEN an intermittent item the model forecasts at 0.5 a day, which sold 0 on 900 days and
+    # 3 on 100 (residuals -0.5 and 2.5 at a scale of 1)
+    actuals = np.r_[np.zeros(900), np.full(100, 3.0)].reshape(1, 1000, 1)  # 1000 series, day 1
+    preds = np.full(actuals.shape, 0.5)
+    cal = ConformalCalibration.fit(actuals, preds, np.ones((1, 1000)), np.full((1, 1000), 0.9))
+    point, lo, mid, hi = cal.distribution(np.full((1, 1), 0.5), np.ones(1), np.array([0.9]))
+    # THEN the band is [0, 0.3] (q90 interpolates between -0.5 and 2.5 at 899.1 of 999), the
+    # distribution's mean E[max(0.5 + r, 0)] is 2 of 20 grid slices at 3: 0.3, and the model's
+    # own 0.5, outside that band, is not what is served
+    np.testing.assert_allclose([lo[0, 0], mid[0, 0], hi[0, 0]], [0.0, 0.0, 0.3])
+    np.testing.assert_allclose(point[0, 0], 0.3)
+
+
+def test_nodes_with_few_errors_take_their_levels_pooled_scaled_errors():
+    # GIVEN two nodes of one level with 7 backtest errors each (fewer than 60), one ten times the
+    # other's size and twice as wrong in scaled terms
+    z = np.array([-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    err = np.stack([z, 10 * 2 * z])[None]  # (fold, node, day)
+    point = np.full((2, 7), 100.0)
+    lo, mid, hi = _path_quantiles(
+        err, point, scale=np.array([1.0, 10.0]), levels={"region": np.array([0, 1])}
+    )
+    # THEN each band is the pooled scaled quantile times the node's own scale (not its own 7)
+    q10, q90 = np.quantile(np.r_[z, 2 * z], [0.1, 0.9])
+    np.testing.assert_allclose(hi[:, 0] - point[:, 0], [q90, 10 * q90])
+    np.testing.assert_allclose(point[:, 0] - lo[:, 0], [-q10, -10 * q10])
