@@ -18,6 +18,7 @@ BASELINE = "snaive"
 BASELINE_SLACK = 1.05  # the served forecast may not be more than 5 % worse than seasonal naive
 COVERAGE_RANGE = (0.6, 0.95)  # bottom-level 80 % interval coverage in backtests
 PREVIOUS_SLACK = 2.0  # hold a run whose bottom MASE is twice the last published run's
+MAX_FALLBACK_SHARE = 0.2  # of bottom series served by the fallback after their model failed
 COHERENCE_TOL = 1e-6  # relative: an aggregate equals the sum of its bottom forecasts
 LEVELS = [name for name, _ in FRYCAST_LEVELS] + [FRYCAST_BOTTOM[0]]
 
@@ -86,13 +87,14 @@ def metric_gate(url: str, run_id: int) -> Verdict:
 
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "select horizon_days, coalesce(config ->> 'reconciler', 'none')"
+            "select horizon_days, coalesce(config ->> 'reconciler', 'none'), config"
             " from forecast.forecast_runs where run_id = %s",
             (run_id,),
         ).fetchone()
         if row is None:
             return Verdict("metrics", "hold", f"held: run {run_id} does not exist", [])
-        horizon, reconciler = row
+        horizon, reconciler, config = row
+        config = config or {}
         reconciled = reconciler != "none"
         served_model = reconciler if reconciled else "selected"
         per_level = {
@@ -114,14 +116,26 @@ def metric_gate(url: str, run_id: int) -> Verdict:
             if per_level
             else []
         )
-        scores = dict(
-            conn.execute(
-                """select model, avg(mase) from forecast.backtest_metrics
-                    where run_id = %s and level = 'restaurant_sku' and mase = mase
-                    group by model""",
-                (run_id,),
-            ).fetchall()
-        )
+        # every model on the (fold, series) pairs the served forecast was scored on, so the
+        # baseline is compared on the same days; and how many series each could not score
+        counts = {}
+        scores = {}
+        for model, avg, scored, unscored in conn.execute(
+            """select b.model, avg(b.mase) filter (where s.mase is not null),
+                      count(distinct b.node_key) filter (where b.mase is not null),
+                      count(distinct b.node_key)
+                        - count(distinct b.node_key) filter (where b.mase is not null)
+                 from forecast.backtest_metrics b
+                 left join forecast.backtest_metrics s
+                   on s.run_id = b.run_id and s.level = b.level and s.node_key = b.node_key
+                  and s.fold = b.fold and s.model = %(served)s
+                where b.run_id = %(run)s and b.level = 'restaurant_sku'
+                group by b.model""",
+            {"run": run_id, "served": served_model},
+        ).fetchall():
+            if avg is not None:
+                scores[model] = avg
+            counts[model] = (scored, unscored)
         coverage = conn.execute(
             """select avg(coverage_80) from forecast.backtest_metrics
                 where run_id = %s and level = 'restaurant_sku' and model = %s
@@ -162,6 +176,21 @@ def metric_gate(url: str, run_id: int) -> Verdict:
                 f"{off} {level} node-days differ from the sum of their bottom forecasts "
                 f"(largest relative gap {f'{max_gap:.2g}' if max_gap is not None else 'n/a'})",
             )
+    evaluation = config.get("evaluation")
+    if not evaluation:
+        hold("out_of_sample", "the run does not say whether its backtest scores are out of sample")
+    elif not evaluation.get("out_of_sample"):
+        hold("out_of_sample", f"no out-of-sample evidence: {evaluation.get('why')}")
+    n_bottom = per_level.get(FRYCAST_BOTTOM[0], (0, 0, 0))[0]
+    by_fallback = sum(
+        int(f.get("series_served_by_fallback") or 0) for f in config.get("fallbacks", {}).values()
+    )
+    if n_bottom and by_fallback > MAX_FALLBACK_SHARE * n_bottom:
+        hold(
+            "fallbacks",
+            f"{by_fallback} of {n_bottom} bottom series are served by the fallback because "
+            "their chosen model could not forecast them",
+        )
     served = scores.get(served_model)
     base = scores.get(BASELINE)
     if served is None:
@@ -179,8 +208,11 @@ def metric_gate(url: str, run_id: int) -> Verdict:
         hold("coverage", "no backtest coverage of the served intervals")
     elif not COVERAGE_RANGE[0] <= coverage <= COVERAGE_RANGE[1]:
         hold("coverage", f"80% interval coverage {coverage:.3f} in backtests")
+    scored, unscored = counts.get(served_model, (0, 0))
     facts = (
-        f"bottom MASE {served:.3f}" if served is not None else "no bottom MASE",
+        f"bottom MASE {served:.3f} over {scored} series ({unscored} unscored)"
+        if served is not None
+        else "no bottom MASE",
         f"seasonal naive {base:.3f}" if base is not None else "no seasonal naive",
         f"coverage {coverage:.3f}" if coverage is not None else "no coverage",
     )

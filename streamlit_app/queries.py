@@ -41,7 +41,9 @@ def frame(sql: str, params: tuple | dict = ()) -> pd.DataFrame:
 def published_run() -> dict | None:
     df = frame(
         """select run_id, history_end, published_at, horizon_days, mlflow_run_id, pipeline,
-                  coalesce(config ->> 'reconciler', 'none') as reconciler
+                  coalesce(config ->> 'reconciler', 'none') as reconciler,
+                  (config -> 'evaluation' ->> 'out_of_sample')::boolean as out_of_sample,
+                  config -> 'evaluation' ->> 'why' as evaluation_note
              from forecast.forecast_runs where published order by run_id desc limit 1"""
     )
     return None if df.empty else df.iloc[0].to_dict()
@@ -57,6 +59,14 @@ def runs() -> pd.DataFrame:
                   (r.config -> 'folds_used' ->> 'used') || ' of '
                       || (r.config -> 'folds_used' ->> 'asked') as backtest_folds,
                   r.config -> 'folds_used' ->> 'why' as folds_note,
+                  case (r.config -> 'evaluation' ->> 'out_of_sample')::boolean
+                       when true then 'out of sample: folds '
+                           || (select string_agg(v, ', ') from jsonb_array_elements_text(
+                                   r.config -> 'evaluation' -> 'scored_folds') v)
+                           || ' scored with choices from earlier folds'
+                       when false then 'NOT out of sample: '
+                           || (r.config -> 'evaluation' ->> 'why')
+                  end as evidence,
                   (select string_agg(f.key || ' failed on ' || round(
                               100 * (f.value ->> 'failed_share')::numeric, 1) || ' %% of fits'
                               || case when (f.value ->> 'excluded_from_selection')::boolean
@@ -189,12 +199,17 @@ def holidays(region: str | None, start, end) -> pd.DataFrame:
 @st.cache_data(ttl=TTL)
 def leaderboard(run_id: int) -> pd.DataFrame:
     return frame(
+        # every mean says how many series it scored and how many it could not (a fold the
+        # nested protocol does not score, a new item, a failed fit: NULL, never a silent drop)
         """select level, model, round(avg(mase)::numeric, 3)::float as mase,
                   round(avg(smape)::numeric, 3)::float as smape,
                   round(avg(wql)::numeric, 3)::float as wql,
-                  round(avg(coverage_80)::numeric, 3)::float as coverage_80, count(*) as n
+                  round(avg(coverage_80)::numeric, 3)::float as coverage_80,
+                  count(distinct node_key) filter (where mase is not null) as series_scored,
+                  count(distinct node_key)
+                    - count(distinct node_key) filter (where mase is not null) as series_unscored
              from marts.fct_forecast_accuracy
-            where run_id = %s and mase = mase group by 1, 2 order by 1, 3""",
+            where run_id = %s group by 1, 2 order by 1, 3 nulls last""",
         (run_id,),
     )
 

@@ -10,6 +10,17 @@ run = published_or_stop()
 board = queries.leaderboard(run["run_id"])
 served = run["reconciler"] if run["reconciler"] != "none" else "selected"
 
+if not run.get("out_of_sample"):
+    st.warning(
+        "These backtest figures are NOT out of sample: "
+        + (run.get("evaluation_note") or "the run does not say how they were scored")
+    )
+else:
+    st.caption(
+        "Out of sample: each scored fold's model choice and bands were learned from earlier "
+        "folds only (the oldest fold only calibrates)."
+        + (f" {run['evaluation_note']}" if run.get("evaluation_note") else "")
+    )
 st.subheader("Backtest leaderboard")
 level = st.selectbox("Level", queries.LEVELS, index=len(queries.LEVELS) - 1)
 st.dataframe(board[board["level"] == level].drop(columns="level"), hide_index=True)

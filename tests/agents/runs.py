@@ -77,6 +77,8 @@ def write_run(
     forecasts: bool = True,
     backtests: bool = True,
     publish: bool = False,
+    out_of_sample: bool | None = True,
+    fallback_series: int = 0,
 ) -> int:
     """Write and finish one run (mint_shrink); returns its run_id."""
     nodes = _nodes(np.random.default_rng(seed))
@@ -114,7 +116,15 @@ def write_run(
         selection=pd.DataFrame(columns=SELECTION_COLUMNS[1:]),
         calibration=pd.DataFrame(columns=CALIBRATION_COLUMNS[1:]),
     )
-    run_id = open_run(url, DAYS, {"reconciler": "mint_shrink"})
+    config = {"reconciler": "mint_shrink"}
+    if out_of_sample is not None:  # None: a run that does not say
+        config["evaluation"] = {
+            "out_of_sample": out_of_sample,
+            "why": None if out_of_sample else "1 backtest fold(s) of 14 days: no fold has earlier",
+        }
+    if fallback_series:
+        config["fallbacks"] = {"ets": {"series_served_by_fallback": fallback_series}}
+    run_id = open_run(url, DAYS, config)
     write_results(url, run_id, result)
     finish_run(url, run_id, status="succeeded", history_end=HISTORY_END)
     if publish:

@@ -99,6 +99,9 @@ def test_an_agent_cannot_publish_a_run_worse_than_seasonal_naive(blank_warehouse
         ({"nudge_chain": 1.0}, "chain node-days differ from the sum of their bottom forecasts"),
         ({"coverage": None}, "no backtest coverage"),
         ({"coverage": 0.3}, "80% interval coverage 0.300"),
+        ({"out_of_sample": False}, "no out-of-sample evidence: 1 backtest fold(s)"),
+        ({"out_of_sample": None}, "does not say whether its backtest scores are out of sample"),
+        ({"fallback_series": 1}, "1 of 4 bottom series are served by the fallback"),
     ],
 )
 def test_the_metric_rules_fail_closed(blank_warehouse, broken, says):

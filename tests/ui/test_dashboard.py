@@ -93,7 +93,10 @@ def test_the_explorer_shows_the_chosen_nodes_forecast(warehouse):
 
 def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
     acc = page("accuracy")
-    assert "mase" in acc.dataframe[0].value.columns
+    board = acc.dataframe[0].value
+    assert {"mase", "series_scored", "series_unscored"} <= set(board.columns)
+    # the page says whether the figures are out of sample (the warehouse's run says they are)
+    assert any("Out of sample" in c.value for c in acc.caption), [c.value for c in acc.caption]
     dq = page("data_quality")
     checks = {m.label: m.value for m in dq.metric}["Checks"]
     assert int(checks) == scalar(warehouse, "select count(*) from forecast.dq_results")
@@ -105,7 +108,8 @@ def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
     shown = runs.dataframe[0].value
     assert len(shown) == scalar(warehouse, "select count(*) from forecast.forecast_runs")
     # each run says how many backtest folds it used of those asked, and what failed
-    assert {"backtest_folds", "folds_note", "failed_fits"} <= set(shown.columns)
+    assert {"backtest_folds", "folds_note", "failed_fits", "evidence"} <= set(shown.columns)
+    assert shown.iloc[0]["evidence"].startswith("out of sample: folds 0")
     used = scalar(
         warehouse,
         "select (config -> 'folds_used' ->> 'used') || ' of ' || (config -> 'folds_used' ->> "
