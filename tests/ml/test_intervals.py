@@ -76,16 +76,15 @@ def test_a_broken_band_is_refused_before_anything_is_written():
         check_quantiles(_frame([-1.0, 0.0], [1.0, 2.0], [2.0, 3.0]), "run 7")
 
 
-def test_the_served_point_is_the_mean_of_its_distribution_and_inside_its_band():
+def test_the_served_point_is_held_inside_its_own_band():
     # GIVEN an intermittent item the model forecasts at 0.5 a day, which sold 0 on 900 days and
     # 3 on 100 (residuals -0.5 and 2.5 at a scale of 1)
     actuals = np.r_[np.zeros(900), np.full(100, 3.0)].reshape(1, 1000, 1)  # 1000 series, day 1
     preds = np.full(actuals.shape, 0.5)
     cal = ConformalCalibration.fit(actuals, preds, np.ones((1, 1000)), np.full((1, 1000), 0.9))
     point, lo, mid, hi = cal.distribution(np.full((1, 1), 0.5), np.ones(1), np.array([0.9]))
-    # THEN the band is [0, 0.3] (q90 interpolates between -0.5 and 2.5 at 899.1 of 999), the
-    # distribution's mean E[max(0.5 + r, 0)] is 2 of 20 grid slices at 3: 0.3, and the model's
-    # own 0.5, outside that band, is not what is served
+    # THEN the band is [0, 0.3] (q90 interpolates between -0.5 and 2.5 at 899.1 of 999), and
+    # the model's own 0.5, outside that band, is served as the band's edge
     np.testing.assert_allclose([lo[0, 0], mid[0, 0], hi[0, 0]], [0.0, 0.0, 0.3])
     np.testing.assert_allclose(point[0, 0], 0.3)
 

@@ -93,7 +93,7 @@ def test_one_fold_reports_no_accuracy_and_says_why():
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_point_is_the_mean_of_its_band_distribution_and_inside_the_band(seed):
+def test_the_point_lies_inside_its_own_band(seed):
     result = run_engine(panel_of(_panel(seed), horizon=14), CONFIG)
     f = result.forecasts
     assert ((f["yhat_lo80"] <= f["yhat"]) & (f["yhat"] <= f["yhat_hi80"])).all()
