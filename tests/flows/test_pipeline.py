@@ -23,7 +23,7 @@ from ingest.seed import seed
 from tests.conftest import _clone, _drop, _with_db, query, scalar
 from tests.ml.conftest import TINY
 
-CHEAP = {"folds": 2, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
+CHEAP = {"folds": 3, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -19,7 +19,7 @@ from tests.ml.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "streamlit_app" / "app_pages"
-CHEAP = {"folds": 2, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
+CHEAP = {"folds": 3, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
 SHOTS = ROOT / "screenshots"  # git-ignored
 
 
