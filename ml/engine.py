@@ -143,7 +143,7 @@ def run_engine(
     nested = {
         i: choose(before(bt.actuals, folds, i), bt.zero_share[i]) for i in scored_folds(folds)
     }
-    served_bt = replay(bt, nested)  # what the run reports about its served forecast
+    served_bt = replay(bt, nested, config.fallback)  # what the run reports of its forecast
 
     metrics, pooled = [], {}
     for name in names:
@@ -281,14 +281,19 @@ def _calibrate(bt: BacktestResult, actuals: np.ndarray, name: str, rows) -> Conf
     )
 
 
-def replay(bt: BacktestResult, choices: dict[int, tuple]) -> tuple[np.ndarray, ...]:
+def replay(bt: BacktestResult, choices: dict[int, tuple], fallback: str) -> tuple[np.ndarray, ...]:
     """The served construction replayed on backtest folds: on fold ``i``, each series' model as
     ``choices[i]`` (a selection and its calibrations) picked it, with its point and quantiles
-    from that calibration. (point, q10, q50, q90) as (fold, series, day) arrays; NaN on folds
-    not in ``choices``."""
+    from that calibration; a series that model could not forecast gets ``fallback``, as serving
+    does (``_serve_failed_fits``). (point, q10, q50, q90) as (fold, series, day) arrays; NaN on
+    folds not in ``choices``."""
     out = [np.full(bt.actuals.shape, np.nan) for _ in range(4)]
     for i, (selection, calibrations, *_) in choices.items():
-        chosen = selection["model"].to_numpy()
+        chosen = selection["model"].to_numpy(dtype=object).copy()
+        for name in np.unique(chosen):
+            rows = np.flatnonzero(chosen == name)
+            if name != fallback:
+                chosen[rows[np.isnan(bt.predictions[name][i, rows]).any(axis=-1)]] = fallback
         for name in np.unique(chosen):
             rows = np.flatnonzero(chosen == name)
             dist = calibrations[name].distribution(

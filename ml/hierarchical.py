@@ -113,7 +113,8 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
         """Every node's served base construction on the backtest folds, under ``choose(engine)``
         (fold -> that fold's selection and calibrations); (fold, node, day)."""
         return np.concatenate(
-            [replay(e.backtest, choose(e))[0] for e in (aggregate, bottom)], axis=1
+            [replay(e.backtest, choose(e), config.fallback)[0] for e in (aggregate, bottom)],
+            axis=1,
         )
 
     # the served forecast: covariance and error paths from every fold, under the served choices

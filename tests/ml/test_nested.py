@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ml.backtest import Fold, make_folds
@@ -102,3 +103,30 @@ def test_the_point_lies_inside_its_own_band(seed):
     point, lo, _, hi = result.served_backtest
     ok = np.isfinite(point)
     assert ok.any() and (lo[ok] <= point[ok]).all() and (point[ok] <= hi[ok]).all()
+
+
+def test_a_scored_fold_serves_the_fallback_where_the_chosen_model_could_not_forecast():
+    # GIVEN a fold on which ETS failed on series 1 (NaN), as it may on a later, longer fold
+    from ml.backtest import BacktestResult
+    from ml.engine import replay
+    from ml.intervals import ConformalCalibration
+
+    rng = np.random.default_rng(0)
+    actuals = rng.poisson(5, (2, 2, 7)).astype(float)
+    ets = np.full(actuals.shape, 5.0)
+    ets[0, 1] = np.nan
+    wmean = np.full(actuals.shape, 4.0)
+    bt = BacktestResult(
+        [Fold(0, 20, 7), Fold(1, 13, 7)], actuals, np.ones((2, 2)), np.zeros((2, 2)),
+        predictions={"ets": ets, "weekday_mean": wmean},
+    )  # fmt: skip
+    cal = {m: ConformalCalibration.fit(actuals[1:], p[1:], bt.scales[1:], bt.zero_share[1:])
+           for m, p in bt.predictions.items()}  # fmt: skip
+    selection = pd.DataFrame({"model": ["ets", "ets"]})
+    point, lo, _, hi = replay(bt, {0: (selection, cal)}, "weekday_mean")
+    # THEN the series is scored as it would be served: by the fallback, not left out or zeroed
+    expected = cal["weekday_mean"].distribution(wmean[0, 1:], np.ones(1), np.zeros(1))
+    np.testing.assert_allclose(point[0, 1], expected[0][0])
+    np.testing.assert_allclose(point[0, 0], cal["ets"].distribution(ets[0, :1], np.ones(1),
+                                                                    np.zeros(1))[0][0])  # fmt: skip
+    assert np.isnan(point[1]).all()  # fold 1 was not among the choices
