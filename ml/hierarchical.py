@@ -204,16 +204,17 @@ def _reconcile_folds(method, h, preds, residuals, history, folds, which=None) ->
     """Reconcile the (fold, node, day) backtest forecasts of the folds ``which`` (all by
     default) with one covariance; each fold sees only its own training history. NaN elsewhere."""
     which = list(range(len(folds)) if which is None else which)
+    # a node that even the fallback could not forecast on a fold (no history before its origin:
+    # not launched yet) enters as 0 rather than spreading NaN through the projection
+    base = {j: np.nan_to_num(preds[j]) for j in which}
     out = np.full(preds.shape, np.nan)
     if method.needs_history:
         for j in which:
-            out[j] = _reconcile(method, h, preds[j], residuals, history[:, : folds[j].origin + 1])
+            out[j] = _reconcile(method, h, base[j], residuals, history[:, : folds[j].origin + 1])
         return out
     # one solve for every fold at once: the projection does not depend on the history
     d = preds.shape[-1]
-    stacked = _reconcile(
-        method, h, np.hstack([np.nan_to_num(preds[j]) for j in which]), residuals, None
-    )
+    stacked = _reconcile(method, h, np.hstack([base[j] for j in which]), residuals, None)
     for k, j in enumerate(which):
         out[j] = stacked[:, k * d : (k + 1) * d]
     return out

@@ -111,6 +111,27 @@ def test_the_metric_rules_fail_closed(blank_warehouse, broken, says):
     assert held.verdict == "hold" and says in held.summary
 
 
+def test_the_baseline_is_compared_on_the_folds_the_served_forecast_was_scored_on(
+    blank_warehouse,
+):
+    # GIVEN a run whose served forecast is scored on fold 0 only (fold 1 only calibrated), where
+    # seasonal naive did better (0.8 < 0.9), and a fold 1 on which seasonal naive did badly
+    run_id = write_run(blank_warehouse, mase=0.9, snaive=0.8)
+    with psycopg.connect(blank_warehouse) as conn:
+        conn.execute(
+            """update forecast.backtest_metrics
+                  set mase = case when model = 'snaive' then 2.0 end, coverage_80 = case
+                      when model = 'snaive' then coverage_80 end
+                where run_id = %s and fold = 1""",
+            (run_id,),
+        )
+    held = metric_gate(blank_warehouse, run_id)
+    # THEN fold 1 cannot flatter the served forecast: 0.9 vs 0.8 on fold 0 is held
+    assert held.verdict == "hold", held.summary
+    assert "backtest MASE 0.900 vs seasonal naive 0.800" in held.summary
+    assert "over 4 series (0 unscored)" in held.summary
+
+
 def test_a_run_whose_mase_doubled_since_the_last_published_one_is_held(blank_warehouse):
     write_run(blank_warehouse, mase=0.4, snaive=1.0, publish=True)
     held = metric_gate(blank_warehouse, write_run(blank_warehouse, mase=0.9, snaive=1.0))

@@ -130,3 +130,23 @@ def test_a_scored_fold_serves_the_fallback_where_the_chosen_model_could_not_fore
     np.testing.assert_allclose(point[0, 0], cal["ets"].distribution(ets[0, :1], np.ones(1),
                                                                     np.zeros(1))[0][0])  # fmt: skip
     assert np.isnan(point[1]).all()  # fold 1 was not among the choices
+
+
+@pytest.mark.parametrize(
+    ("n_days", "folds", "horizon", "step"),
+    [(1095, 3, 365, None), (730, 3, 365, None), (1826, 3, 365, None), (400, 3, 28, 7)],
+)
+def test_tuning_sees_no_window_the_backtest_scores(n_days, folds, horizon, step):
+    from ml.tuning import tuning_window
+
+    cutoff, tune_h = tuning_window(n_days, folds, horizon, step)
+    engine = make_folds(n_days, folds, horizon, step)
+    assert scored_folds(engine)
+    assert all(cutoff <= engine[i].origin for i in scored_folds(engine))
+    assert 28 <= tune_h <= horizon and tune_h <= cutoff + 1 - 56  # a real fold fits before it
+
+
+def test_no_tuning_where_nothing_before_the_folds_holds_a_tuning_fold():
+    from ml.tuning import tuning_window
+
+    assert tuning_window(430, 2, 365, None) is None  # one fold, 65 days before it
