@@ -16,6 +16,7 @@ import numpy as np
 
 from ml.metrics import seasonal_naive_scale
 from ml.models.base import Forecaster
+from ml.openness import open_probability
 from ml.panel import Panel
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,15 @@ def make_folds(
             break
         folds.append(Fold(k, origin, horizon))
     if not folds:
+        room = n_days - min_train
+        hint = (
+            f"; FRYCAST_FOLD_HORIZON={room} (or less) would fit one"
+            if room > 0
+            else f"; load at least {min_train + 1} days"
+        )
         raise ValueError(
             f"{n_days} days of history cannot hold a {horizon}-day backtest fold "
-            f"after {min_train} training days"
+            f"after {min_train} training days{hint}"
         )
     return folds
 
@@ -77,6 +84,21 @@ class BacktestResult:
     seconds: dict[str, float] = field(default_factory=dict)
     # model -> reason -> (fold, series) fits that failed (their predictions are NaN)
     failures: dict[str, dict[str, int]] = field(default_factory=dict)
+    # (fold, series, day): P(restaurant open) as each fold's origin knew it (ml.openness; None
+    # without open/closed data), and where it was closed (actuals NaN there: 0 units, scored)
+    p_open: np.ndarray | None = None
+    closed: np.ndarray | None = None
+
+    @property
+    def scored_actuals(self) -> np.ndarray:
+        """The actuals every served forecast is scored on: a closed day is 0 units (models learn
+        and choose on open days, ``actuals``; the forecast a planner gets covers every day)."""
+        if self.closed is None or not self.closed.any():
+            return self.actuals
+        return np.where(self.closed, 0.0, self.actuals)
+
+    def p_at(self, i: int, rows) -> np.ndarray | None:
+        return None if self.p_open is None else self.p_open[i, rows]
 
 
 # map(fn, items) -> [fn(item) for item in items], in order: serially here, or on a Dask cluster
@@ -173,6 +195,14 @@ def run_backtest(
         scales[i] = seasonal_naive_scale(train)
         zero[i] = zero_share_91(train)
     result = BacktestResult(folds, actuals, scales, zero)
+    if panel.open is not None:
+        first = panel.first_observed()
+        result.p_open = np.ones((n_f, n_s, h), dtype=np.float32)
+        result.closed = np.zeros((n_f, n_s, h), dtype=bool)
+        for i, fold in enumerate(folds):
+            result.p_open[i] = open_probability(panel.truncate(fold.origin), h)
+            days = np.arange(fold.test.start, fold.test.stop)
+            result.closed[i] = (panel.open[:, days] == 0) & (days[None, :] >= first[:, None])
     jobs = [
         job
         for name in names

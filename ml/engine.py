@@ -32,14 +32,17 @@ from ml.backtest import (
 from ml.intervals import ConformalCalibration, volume_class
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.models import build_model
-from ml.models.base import Forecaster
+from ml.models.base import NO_HISTORY, Forecaster
 from ml.nested import before, evaluation_note, scored_folds
+from ml.openness import open_probability, with_openness
 from ml.panel import Panel
 from ml.selection import select_models
 
 log = logging.getLogger(__name__)
 
 BASELINES = ("snaive", "snaive_yearly", "weekday_mean")
+# specialists for items sold on few days: they compete, but are not averaged into the combo
+INTERMITTENT = ("tsb", "adida", "imapa")
 AGGREGATE_LEVELS = ("chain", "region", "restaurant", "product_group")
 BOTTOM = "restaurant_sku"
 # a model serving fewer scored series than this takes its calibration from all series
@@ -52,7 +55,17 @@ class EngineConfig:
     folds: int = 3
     fold_horizon: int = 365  # capped at ``horizon``
     fold_step: int | None = None  # None: non-overlapping where the history allows (make_folds)
-    models: tuple[str, ...] = ("snaive", "weekday_mean", "ets", "theta", "lightgbm", "xgboost")
+    models: tuple[str, ...] = (
+        "snaive",
+        "weekday_mean",
+        "ets",
+        "theta",
+        "lightgbm",
+        "xgboost",
+        "tsb",
+        "adida",
+        "imapa",
+    )
     combo: bool = True  # add "combo": the mean of the non-baseline models
     fallback: str = "weekday_mean"
     # a model that could not fit more than this share of its backtest series-folds does not
@@ -87,7 +100,7 @@ class EngineResult:
 
 
 def combo_members(config: EngineConfig) -> list[str]:
-    return [m for m in config.models if m not in BASELINES]
+    return [m for m in config.models if m not in BASELINES + INTERMITTENT]
 
 
 def run_engine(
@@ -130,7 +143,12 @@ def run_engine(
     # candidates are the models asked for (the fallback only serves series without scores),
     # less those that failed on too many series
     fits = len(folds) * panel.n_series
-    failed_share = {m: sum(bt.failures.get(m, {}).values()) / max(fits, 1) for m in names}
+    # a series with no day of history at a fold's origin is no model's failure: no model could
+    # forecast it (it is recorded, and not held against the model)
+    failed_share = {
+        m: sum(n for why, n in bt.failures.get(m, {}).items() if why != NO_HISTORY) / max(fits, 1)
+        for m in names
+    }
     if "combo" in names:  # the mean of its members fails where any of them does
         failed_share["combo"] = max((failed_share.get(m, 0.0) for m in members), default=0.0)
     excluded = sorted(m for m in names if failed_share.get(m, 0.0) > config.max_failed_share)
@@ -139,9 +157,12 @@ def run_engine(
 
     # the served forecast's choices learn from every fold; each scored fold's evaluation from
     # the earlier folds' known days only (ml.nested)
-    selection, calibrations, _ = choose(bt.actuals, zero_share_91(panel.y))
+    selection, calibrations, _ = choose(bt.actuals, bt.scored_actuals, zero_share_91(panel.y))
     nested = {
-        i: choose(before(bt.actuals, folds, i), bt.zero_share[i]) for i in scored_folds(folds)
+        i: choose(
+            before(bt.actuals, folds, i), before(bt.scored_actuals, folds, i), bt.zero_share[i]
+        )
+        for i in scored_folds(folds)
     }
     served_bt = replay(bt, nested, config.fallback)  # what the run reports of its forecast
 
@@ -229,6 +250,7 @@ def run_engine(
         forecasts,
         metrics,
         selection.assign(
+            level=series_levels(panel),
             node_key=panel.keys,
             restaurant_id=panel.series["restaurant_id"].to_numpy(),
             sku_id=panel.series["sku_id"].to_numpy(),
@@ -249,13 +271,17 @@ def _choose(
     competing: list[str],
     config: EngineConfig,
     actuals: np.ndarray,
+    scored: np.ndarray,
     zero_share: np.ndarray,
 ) -> tuple[pd.DataFrame, dict, dict]:
-    """What the backtest ``actuals`` given teach (the protocol hides, as NaN, what a choice may
-    not see): each series' model; the calibration each model serves its series with (learned on
-    the series that chose it, or on all where fewer than ``MIN_SERVED_SERIES`` did); and each
-    model's calibration on every series (its own scores as a candidate)."""
-    series_mase = {m: mase(actuals, bt.predictions[m], bt.scales) for m in competing}
+    """What the backtest actuals given teach (the protocol hides, as NaN, what a choice may not
+    see): each series' model, by its MASE as served on every day (``scored``: closed days are 0
+    units, and every model's forecast is times the chance of opening); the calibration each model
+    serves its series with, learned on open days (``actuals``) on the series that chose it, or on
+    all where fewer than ``MIN_SERVED_SERIES`` did; and each model's calibration on every series
+    (its own scores as a candidate)."""
+    p = 1.0 if bt.p_open is None else bt.p_open
+    series_mase = {m: mase(scored, bt.predictions[m] * p, bt.scales) for m in competing}
     selection = select_models(
         series_mase,
         segments=volume_class(zero_share),
@@ -269,7 +295,10 @@ def _choose(
     served = dict(every)
     for m in set(chosen) & set(names):
         rows = np.flatnonzero(chosen == m)
-        scored = np.isfinite(actuals[:, rows]).any(axis=(0, 2)).sum()
+        # series with a residual to learn from: an actual, the model's forecast and a scale
+        resid = actuals[:, rows] - bt.predictions[m][:, rows]
+        has = np.isfinite(resid) & np.isfinite(bt.scales[:, rows])[..., None]
+        scored = has.any(axis=(0, 2)).sum()
         if 0 < len(rows) < chosen.size and scored >= MIN_SERVED_SERIES:
             served[m] = fit(m, rows)
     return selection, served, every
@@ -284,8 +313,9 @@ def _calibrate(bt: BacktestResult, actuals: np.ndarray, name: str, rows) -> Conf
 def replay(bt: BacktestResult, choices: dict[int, tuple], fallback: str) -> tuple[np.ndarray, ...]:
     """The served construction replayed on backtest folds: on fold ``i``, each series' model as
     ``choices[i]`` (a selection and its calibrations) picked it, with its point and quantiles
-    from that calibration; a series that model could not forecast gets ``fallback``, as serving
-    does (``_serve_failed_fits``). (point, q10, q50, q90) as (fold, series, day) arrays; NaN on
+    from that calibration, times the chance the restaurant opens (``ml.openness``); a series that
+    model could not forecast gets ``fallback``, as serving does (``_serve_failed_fits``).
+    (point, q10, q50, q90) as (fold, series, day) arrays; NaN on
     folds not in ``choices``."""
     out = [np.full(bt.actuals.shape, np.nan) for _ in range(4)]
     for i, (selection, calibrations, *_) in choices.items():
@@ -299,7 +329,7 @@ def replay(bt: BacktestResult, choices: dict[int, tuple], fallback: str) -> tupl
             dist = calibrations[name].distribution(
                 bt.predictions[name][i, rows], bt.scales[i, rows], bt.zero_share[i, rows]
             )
-            for k, a in enumerate(dist):
+            for k, a in enumerate(with_openness(dist, bt.p_at(i, rows))):
                 out[k][i, rows] = a
     return tuple(out)
 
@@ -311,11 +341,12 @@ def claimed_scores(bt: BacktestResult, served: tuple[np.ndarray, ...]) -> dict:
     ``None`` where no fold is out of sample. ``make bench-accuracy`` puts these beside what the
     held-out days then realise."""
     point, lo, med, hi = served
-    per_series = mase(bt.actuals, point, bt.scales)  # (fold, series)
+    actuals = bt.scored_actuals
+    per_series = mase(actuals, point, bt.scales)  # (fold, series)
     finite = np.isfinite(per_series)
     scored = finite.any(axis=0)
     series_mean = np.where(finite, per_series, 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
-    pooled = pooled_interval_scores(bt.actuals, lo, med, hi)
+    pooled = pooled_interval_scores(actuals, lo, med, hi)
     return {
         "mase": float(series_mean[scored].mean()) if scored.any() else None,
         "coverage_80": pooled["coverage_80"] if scored.any() else None,
@@ -359,30 +390,35 @@ def _bottom_metrics(
     panel: Panel, bt: BacktestResult, name: str, nested: dict
 ) -> tuple[pd.DataFrame, dict]:
     """A model's own backtest scores per series and fold: MASE and sMAPE of its forecasts, wQL
-    and coverage of its bands on the scored folds (calibrated on earlier data; NaN elsewhere)."""
-    pred = bt.predictions[name]
-    lo, med, hi = (np.full(pred.shape, np.nan) for _ in range(3))
-    for i, (*_, every) in nested.items():
-        q = every[name].quantiles(pred[i], bt.scales[i], bt.zero_share[i])
-        lo[i], med[i], hi[i] = q
+    and coverage of its bands on the scored folds (calibrated on earlier data; NaN elsewhere),
+    each served as the engine serves it (times the chance of opening, ``ml.openness``)."""
+    raw = bt.predictions[name]
+    pred, lo, med, hi = (np.full(raw.shape, np.nan) for _ in range(4))
+    for i in range(len(bt.folds)):
+        q = (np.full(raw[i].shape, np.nan),) * 3
+        if i in nested:
+            q = nested[i][-1][name].quantiles(raw[i], bt.scales[i], bt.zero_share[i])
+        pred[i], lo[i], med[i], hi[i] = with_openness((raw[i], *q), bt.p_at(i, slice(None)))
     frame = _scored_rows(panel, bt, (pred, lo, med, hi), name, series_levels(panel), panel.keys)
-    return frame, pooled_interval_scores(bt.actuals, lo, med, hi)
+    return frame, pooled_interval_scores(bt.scored_actuals, lo, med, hi)
 
 
 def _scored_rows(panel, bt, forecast, model, levels, keys) -> pd.DataFrame:
-    """Per series and fold scores of a backtest ``forecast``: (point, q10, q50, q90) arrays."""
+    """Per series and fold scores of a backtest ``forecast``: (point, q10, q50, q90) arrays,
+    on every day (a closed day counts as 0 units)."""
     point, lo, med, hi = forecast
+    actuals = bt.scored_actuals
     return _metric_rows(
         bt.folds,
         panel,
         levels,
         list(keys),
         model,
-        n_obs=(~np.isnan(bt.actuals)).sum(axis=-1),
-        mase=mase(bt.actuals, point, bt.scales),
-        smape=smape(bt.actuals, point),
-        wql=wql(bt.actuals, {0.1: lo, 0.5: med, 0.9: hi}),
-        coverage_80=coverage(bt.actuals, lo, hi),
+        n_obs=(~np.isnan(actuals)).sum(axis=-1),
+        mase=mase(actuals, point, bt.scales),
+        smape=smape(actuals, point),
+        wql=wql(actuals, {0.1: lo, 0.5: med, 0.9: hi}),
+        coverage_80=coverage(actuals, lo, hi),
     )
 
 
@@ -398,8 +434,10 @@ def _aggregate_metrics(panel: Panel, bt: BacktestResult, name: str) -> pd.DataFr
         n_g = len(keys)
         member = np.zeros((n_g, panel.n_series))
         member[codes, np.arange(panel.n_series)] = 1.0
-        act = _group_sum(member, bt.actuals)
-        pred = np.einsum("gs,fsh->fgh", member, np.nan_to_num(bt.predictions[name]))
+        act = _group_sum(member, bt.scored_actuals)
+        raw = np.nan_to_num(bt.predictions[name])
+        served = raw if bt.p_open is None else raw * bt.p_open
+        pred = np.einsum("gs,fsh->fgh", member, served)
         scales = np.vstack(
             [
                 seasonal_naive_scale(_group_sum(member, panel.y[None, :, : f.origin + 1])[0])
@@ -472,14 +510,14 @@ def _forecast_frame(
 ) -> pd.DataFrame:
     scale = seasonal_naive_scale(panel.y)
     zero_share = zero_share_91(panel.y)
+    p_open = open_probability(panel, h)
     yhat = np.zeros((panel.n_series, h))
     q = [np.zeros((panel.n_series, h)) for _ in range(3)]
     chosen = selection["model"].to_numpy()
     for name in np.unique(chosen):
         rows = np.flatnonzero(chosen == name)
-        point, *quantiles = calibrations[name].distribution(
-            preds[name][rows], scale[rows], zero_share[rows]
-        )
+        dist = calibrations[name].distribution(preds[name][rows], scale[rows], zero_share[rows])
+        point, *quantiles = with_openness(dist, None if p_open is None else p_open[rows])
         yhat[rows] = point
         for k, arr in enumerate(quantiles):
             q[k][rows] = arr
@@ -500,8 +538,18 @@ def _forecast_frame(
             "yhat_hi80": q[2].ravel(),
             "model": np.repeat(chosen, h),
             "reconciled": False,
+            # the chance the restaurant opens that day (ml.openness); NaN where not known
+            "p_open": np.nan if p_open is None else _restaurant_scoped(panel, p_open).ravel(),
         }
     )
+
+
+def _restaurant_scoped(panel: Panel, p: np.ndarray) -> np.ndarray:
+    """P(open) for series inside one restaurant; NaN for nodes spanning restaurants."""
+    scoped = panel.series["restaurant_id"].notna().to_numpy()
+    if panel.open is not None:
+        scoped &= (panel.open[:, : len(panel.dates)] >= 0).any(axis=1)
+    return np.where(scoped[:, None], p, np.nan)
 
 
 def _summary(

@@ -22,6 +22,10 @@ EXTRA_WINDOW_RANGE = (2, 364)  # the feature advisor may add level windows in th
 CATEGORICAL = ("product_group_code", "region_code")
 
 
+class NotEnoughHistory(ValueError):
+    """The history is too short for the global models' training set."""
+
+
 class WindowSums:
     """Cumulative sums for O(1) means over any window of any series (NaN = not observed).
 
@@ -204,7 +208,10 @@ def training_frame(
         f["y"] = y[keep]
         frames.append(f)
     if not frames:
-        raise ValueError("not enough history to build a training set for the global models")
+        raise NotEnoughHistory(
+            f"{n} days of history hold no training origin for the global models"
+            " (they need 56 days before the first origin and days after it)"
+        )
     return pd.concat(frames, ignore_index=True)
 
 

@@ -71,7 +71,88 @@ def aggregate_panel(panel: Panel, h: Hierarchy) -> Panel:
         codes = panel.series.drop_duplicates(col).set_index(col)[f"{col}_code"]
         # nodes spanning several groups or regions have no code: NaN (missing), not a category
         series[f"{col}_code"] = series[col].map(codes).astype(float)
-    return Panel(series=series, dates=panel.dates, y=y, all_dates=panel.all_dates, known=known)
+    open_ = None
+    if panel.open is not None:
+        # a node inside one restaurant opens when it does; nodes spanning restaurants are -1
+        # (unknown: their base models learn the members' closures as part of their pattern)
+        first = pd.Series(np.arange(panel.n_series)).groupby(panel.series["restaurant_id"]).first()
+        row = series["restaurant_id"].map(first)
+        open_ = np.full((len(series), len(panel.all_dates)), -1, dtype=np.int8)
+        has = row.notna().to_numpy()
+        open_[has] = panel.open[row[has].astype(int).to_numpy()]
+    return Panel(
+        series=series, dates=panel.dates, y=y, all_dates=panel.all_dates, known=known, open=open_
+    )
+
+
+@dataclass(frozen=True)
+class NodeSharing:
+    """Aggregate nodes whose bottom members are those of an earlier node, or of one bottom series
+    (a restaurant with one region, a product group with one SKU, one item per restaurant): their
+    sales are the same series, so they are forecast once and the forecast is shared (every node
+    keeps its name). ``source[j]`` is aggregate node j's row in [distinct aggregate nodes; bottom
+    series]."""
+
+    distinct: np.ndarray  # the aggregate nodes forecast themselves
+    source: np.ndarray
+
+    @classmethod
+    def of(cls, h: Hierarchy) -> NodeSharing:
+        A = h.A.tocsr()
+        A.sort_indices()
+        first: dict[bytes, int] = {}
+        distinct, source = [], np.empty(h.n_aggregate, dtype=int)
+        single = np.diff(A.indptr) == 1
+        for j in range(h.n_aggregate):
+            members = A.indices[A.indptr[j] : A.indptr[j + 1]]
+            if single[j]:
+                source[j] = -1 - members[0]  # a bottom series: resolved below
+                continue
+            key = members.tobytes()
+            if key not in first:
+                first[key] = len(distinct)
+                distinct.append(j)
+            source[j] = first[key]
+        source = np.where(source < 0, len(distinct) + (-1 - source), source)
+        return cls(np.asarray(distinct, dtype=int), source)
+
+    @property
+    def n_shared(self) -> int:
+        return len(self.source) - len(self.distinct)
+
+    def take(self, own: np.ndarray, bottom: np.ndarray, axis: int) -> np.ndarray:
+        """Every aggregate node's rows of an array given for the distinct nodes and the bottom."""
+        return np.take(np.concatenate([own, bottom], axis=axis), self.source, axis=axis)
+
+    def frame(
+        self, own: pd.DataFrame, bottom: pd.DataFrame, nodes: pd.DataFrame, cols
+    ) -> pd.DataFrame:
+        """Rows of node-keyed frames for every aggregate node, in node order: each node gets its
+        source's rows under its own ``cols`` (level, node_key and attributes from ``nodes``)."""
+        sources = pd.concat(
+            [
+                own[["level", "node_key"]].drop_duplicates(),
+                bottom[["level", "node_key"]].drop_duplicates(),
+            ],
+            ignore_index=True,
+        )
+        n_own = len(sources) - len(bottom[["level", "node_key"]].drop_duplicates())
+        assert n_own == len(self.distinct)
+        src = sources.iloc[self.source].reset_index(drop=True)
+        mapping = pd.DataFrame(
+            {"_src_level": src["level"], "_src_key": src["node_key"], "_order": np.arange(len(src))}
+        )
+        both = pd.concat([own, bottom], ignore_index=True)
+        both["_row"] = np.arange(len(both))
+        out = mapping.merge(
+            both, left_on=["_src_level", "_src_key"], right_on=["level", "node_key"], how="inner"
+        ).sort_values(["_order", "_row"], kind="stable")
+        for c in cols:
+            if c in out and c in nodes:
+                out[c] = nodes[c].to_numpy()[out["_order"].to_numpy()]
+        shared = (out["_src_level"] != out["level"]) | (out["_src_key"] != out["node_key"])
+        out["_shared_with"] = np.where(shared, out["_src_level"] + " " + out["_src_key"], None)
+        return out.drop(columns=["_src_level", "_src_key", "_order", "_row"]).reset_index(drop=True)
 
 
 def run_hierarchical(
@@ -87,20 +168,32 @@ def run_hierarchical(
     with stage("aggregate panel"):
         h = Hierarchy.from_bottom(panel.series, levels)
         agg_panel = aggregate_panel(panel, h)
+        sharing = NodeSharing.of(h)
     spread = {"mapper": mapper, "n_chunks": n_chunks}
     bottom = run_engine(panel, config, level_metrics=False, **spread)
-    aggregate = run_engine(agg_panel, config, level_metrics=False, **spread)
+    # one forecast per distinct set of members (NodeSharing)
+    aggregate = run_engine(
+        agg_panel.select(sharing.distinct), config, level_metrics=False, **spread
+    )
     with stage("reconcile"):
         return _reconciled_result(
-            panel, config, reconciler, h, agg_panel, bottom, aggregate, started
+            panel, config, reconciler, h, agg_panel, bottom, aggregate, sharing, started
         )
 
 
-def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregate, started):
-    method = build_reconciler(reconciler)
+def _reconciled_result(
+    panel, config, reconciler, h, agg_panel, bottom, aggregate, sharing, started
+):
     H = config.horizon
-    base = np.vstack([_grid(aggregate.forecasts, "yhat", H), _grid(bottom.forecasts, "yhat", H)])
-    bt_act = np.concatenate([aggregate.backtest.actuals, bottom.backtest.actuals], axis=1)
+
+    def nodes(grid_of, axis: int) -> np.ndarray:
+        """Every node's array (aggregates, then bottom) from the two engines' (``grid_of``)."""
+        own, low = grid_of(aggregate), grid_of(bottom)
+        return np.concatenate([sharing.take(own, low, axis), low], axis=axis)
+
+    base = nodes(lambda e: _grid(e.forecasts, "yhat", H), 0)
+    # every day scored, a closed day as 0 units: the served forecasts cover closed days too
+    bt_act = nodes(lambda e: e.backtest.scored_actuals, 1)
     folds = bottom.backtest.folds
     n_f = len(folds)
     history = panel.y
@@ -112,61 +205,103 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
     def base_backtest(choose) -> np.ndarray:
         """Every node's served base construction on the backtest folds, under ``choose(engine)``
         (fold -> that fold's selection and calibrations); (fold, node, day)."""
-        return np.concatenate(
-            [replay(e.backtest, choose(e), config.fallback)[0] for e in (aggregate, bottom)],
-            axis=1,
-        )
+        return nodes(lambda e: replay(e.backtest, choose(e), config.fallback)[0], 1)
 
     # the served forecast: covariance and error paths from every fold, under the served choices
     every = base_backtest(lambda e: {j: (e.selection, e.calibrations) for j in range(n_f)})
     residuals = _residual_rows(bt_act, every)
-    rec = _reconcile(method, h, base, residuals, history)
-    rec_every = _reconcile_folds(method, h, every, residuals, history, folds)
-    lo, mid, hi = _path_quantiles(
-        bt_act - rec_every, rec, seasonal_naive_scale(h.aggregate_observed(history)), levels
-    )
-
-    # each scored fold: base choices, covariance and error paths from earlier folds only
-    rec_bt = np.full(bt_act.shape, np.nan)
-    cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
+    # days a restaurant is certain to be closed stay 0 through reconciliation (ml.openness)
+    shut = _certain_closures(bottom.forecasts, H), _certain_closures(bottom.backtest)
+    p_open = nodes(lambda e: _grid(e.forecasts, "p_open", H), 0)
+    # each scored fold's base choices (from earlier folds only), computed once for every method
+    nested = {}
     for i in scored_folds(folds):
         seen = [j for j, n in enumerate(known_days(folds, i)) if n > 0]
         pred = base_backtest(lambda e, i=i, seen=seen: {j: e.nested[i] for j in [*seen, i]})
         act = before(bt_act, folds, i)
-        res = _residual_rows(act, pred)
-        rec_i = _reconcile_folds(method, h, pred, res, history, folds, [*seen, i])
-        rec_bt[i] = rec_i[i]
-        for k, q in enumerate(
-            _path_quantiles(act[seen] - rec_i[seen], rec_bt[i], scales[i], levels)
-        ):
-            cross[k][i] = q
+        nested[i] = seen, pred, act, _residual_rows(act, pred)
+
+    def reconciled(name: str) -> dict:
+        """The served reconciliation with ``name`` and its out-of-sample backtest."""
+        method = build_reconciler(name)
+        rec = _reconcile(method, h, base, residuals, history, shut[0])
+        rec_every = _reconcile_folds(method, h, every, residuals, history, folds, shut=shut[1])
+        bands = _path_quantiles(
+            bt_act - rec_every, rec, seasonal_naive_scale(h.aggregate_observed(history)), levels
+        )
+        bands = [np.where(p_open == 0, 0.0, q) for q in bands]  # closed: 0, no band
+        # each scored fold: covariance and error paths from earlier folds only
+        rec_bt = np.full(bt_act.shape, np.nan)
+        cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
+        for i, (seen, pred, act, res) in nested.items():
+            rec_i = _reconcile_folds(method, h, pred, res, history, folds, [*seen, i], shut[1])
+            rec_bt[i] = rec_i[i]
+            for k, q in enumerate(
+                _path_quantiles(act[seen] - rec_i[seen], rec_bt[i], scales[i], levels)
+            ):
+                cross[k][i] = q
+        return {"rec": rec, "bands": bands, "rec_bt": rec_bt, "cross": cross}
+
+    base_served = [
+        np.concatenate([sharing.take(a, b, 1), b], axis=1)
+        for a, b in zip(aggregate.served_backtest, bottom.served_backtest, strict=True)
+    ]
+    if reconciler == AUTO:
+        outcomes = {name: reconciled(name) for name in AUTO_CANDIDATES}
+        choice = choose_reconciler(
+            {n: o["rec_bt"] for n, o in outcomes.items()}, base_served[0], bt_act, scales, h, folds
+        )
+        served = outcomes[choice["served"]]
+        rec, (lo, mid, hi) = served["rec"], served["bands"]
+        # each scored fold is reported with the method its earlier folds chose
+        rec_bt = np.full(bt_act.shape, np.nan)
+        cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
+        for i, name in choice["per_fold"].items():
+            rec_bt[i] = outcomes[name]["rec_bt"][i]
+            for k in range(3):
+                cross[k][i] = outcomes[name]["cross"][k][i]
+        method_name = choice["served"]
+    else:
+        out = reconciled(reconciler)
+        rec, (lo, mid, hi), rec_bt, cross = out["rec"], out["bands"], out["rec_bt"], out["cross"]
+        choice, method_name = None, reconciler
 
     # the base forecast's reported scores are the engines' own 'selected' rows (the served
     # construction on the scored folds); the level summary reads the same arrays
-    base_served = [
-        np.concatenate([a, b], axis=1)
-        for a, b in zip(aggregate.served_backtest, bottom.served_backtest, strict=True)
-    ]
+    agg_nodes = agg_panel.series
+    ids = ["level", "node_key"]
+    attrs = [*ids, "restaurant_id", "sku_id", "product_group", "region"]
     metrics = pd.concat(
         [
             bottom.metrics,
-            aggregate.metrics,
+            sharing.frame(aggregate.metrics, bottom.metrics, agg_nodes, ids).drop(
+                columns="_shared_with"
+            ),
             _rows(h, folds, panel, reconciler, bt_act, rec_bt, scales, cross),
         ],
         ignore_index=True,
     )
     forecasts = pd.concat(
         [
-            aggregate.forecasts,
+            sharing.frame(aggregate.forecasts, bottom.forecasts, agg_nodes, attrs).drop(
+                columns="_shared_with"
+            ),
             bottom.forecasts,
-            _reconciled_frame(h, panel, rec, lo, mid, hi, reconciler),
+            _reconciled_frame(h, panel, rec, lo, mid, hi, method_name, p_open),
         ],
         ignore_index=True,
     )
     selection = pd.concat(
         [
-            aggregate.selection.assign(level=agg_panel.series["level"].to_numpy()),
-            bottom.selection.assign(level=h.bottom_level),
+            _shared_selection(
+                sharing.frame(
+                    aggregate.selection,
+                    bottom.selection,
+                    agg_nodes,
+                    attrs,
+                )
+            ),
+            bottom.selection,
         ],
         ignore_index=True,
     )
@@ -179,12 +314,15 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
     )
     summary = {
         "reconciler": reconciler,
+        "reconciler_used": method_name,
+        "reconciler_choice": choice,
         "n_nodes": h.n_nodes,
         "coherence_error": h.coherence_error(rec),
         "evaluation": bottom.summary["evaluation"],
         "levels": _level_summary(h, bt_act, base_served[0], rec_bt, scales, base_served[1:], cross),
         "bottom": bottom.summary,
         "aggregate": aggregate.summary,
+        "shared_nodes": sharing.n_shared,
         "seconds": round(time.perf_counter() - started, 1),
     }
     return HierarchicalResult(
@@ -192,17 +330,96 @@ def _reconciled_result(panel, config, reconciler, h, agg_panel, bottom, aggregat
     )
 
 
+def _certain_closures(source, h: int | None = None) -> np.ndarray | None:
+    """Bottom (series × day) where the restaurant is certain to be closed: from a forecast frame's
+    ``p_open`` (with ``h``), or a backtest's (fold, series, day) ``p_open``."""
+    if h is not None:
+        if "p_open" not in source or source["p_open"].isna().all():
+            return None
+        return _grid(source, "p_open", h) == 0
+    return None if source.p_open is None else source.p_open == 0
+
+
+def _shared_selection(sel: pd.DataFrame) -> pd.DataFrame:
+    """Selection rows of shared nodes say whose forecast they share."""
+    shared = sel["_shared_with"].notna()
+    sel.loc[shared, "reason"] = (
+        sel.loc[shared, "reason"]
+        + "; the same series as "
+        + sel.loc[shared, "_shared_with"]
+        + ": forecast once, shared"
+    )
+    return sel.drop(columns="_shared_with")
+
+
+AUTO = "auto"
+# what a run chooses among, on its backtests; the first is the prior for a fold with no earlier
+# scored fold to choose on
+AUTO_CANDIDATES = ("mint_shrink", "wls_var", "bottom_up")
+# a method that makes the bottom level's MASE worse than its base by more than this share is not
+# chosen (bottom-up never does: its bottom is the base)
+BOTTOM_TOLERANCE = 0.01
+
+
+def choose_reconciler(rec_bts: dict, base_bt, act, scales, h, folds) -> dict:
+    """The reconciler with the lowest mean over levels of the level MASE on the scored folds,
+    among those that leave the bottom level no worse than its base forecast (within
+    ``BOTTOM_TOLERANCE``). The served choice uses every scored fold; each scored fold's own
+    report uses the choice made on the scored folds before it (older origins), or the first
+    candidate where there is none: a score used to choose is never the score reported for it."""
+    levels = h.level_slices()
+    bottom = levels[h.bottom_level]
+    scored = scored_folds(folds)
+
+    def score(name: str, on: list[int], act) -> tuple[float, bool]:
+        pred = rec_bts[name]
+        per_level = [
+            np.nanmean(mase(act[on][:, rows], pred[on][:, rows], scales[on][:, rows]))
+            for rows in levels.values()
+        ]
+        base = np.nanmean(mase(act[on][:, bottom], base_bt[on][:, bottom], scales[on][:, bottom]))
+        rec = np.nanmean(mase(act[on][:, bottom], pred[on][:, bottom], scales[on][:, bottom]))
+        return float(np.nanmean(per_level)), bool(rec <= base * (1 + BOTTOM_TOLERANCE))
+
+    def best(on: list[int], act) -> tuple[str, dict]:
+        if not on:
+            return AUTO_CANDIDATES[0], {}
+        scores = {n: score(n, on, act) for n in rec_bts}
+        ok = {n: s for n, (s, fine) in scores.items() if fine} or {"bottom_up": 0.0}
+        return min(ok, key=ok.get), {
+            n: {"mean_level_mase": round(s, 4), "bottom_no_worse": fine}
+            for n, (s, fine) in scores.items()
+        }
+
+    served, scores = best(scored, act)
+    return {
+        "served": served,
+        "scores": scores,
+        # days after fold i's origin stay hidden when folds overlap (ml.nested)
+        "per_fold": {
+            i: best([j for j in scored if j > i], before(act, folds, i))[0] for i in scored
+        },
+        "why": "lowest mean level MASE on the scored backtest folds among the methods that leave "
+        "the bottom level no worse than its base",
+    }
+
+
 def _reconcile(
-    method: Reconciler, h: Hierarchy, base: np.ndarray, residuals: np.ndarray, history
+    method: Reconciler, h: Hierarchy, base: np.ndarray, residuals: np.ndarray, history, shut=None
 ) -> np.ndarray:
     out = method.reconcile(h, base, residuals=residuals, history=history)
     bottom = np.maximum(out[h.n_aggregate :], 0.0)  # units cannot be negative
+    if shut is not None:  # a restaurant certain to be closed sells nothing, whatever MinT says
+        bottom = np.where(shut, 0.0, bottom)
     return h.aggregate(bottom)
 
 
-def _reconcile_folds(method, h, preds, residuals, history, folds, which=None) -> np.ndarray:
+def _reconcile_folds(
+    method, h, preds, residuals, history, folds, which=None, shut=None
+) -> np.ndarray:
     """Reconcile the (fold, node, day) backtest forecasts of the folds ``which`` (all by
-    default) with one covariance; each fold sees only its own training history. NaN elsewhere."""
+    default) with one covariance; each fold sees only its own training history, and ``shut``
+    (fold, bottom series, day) its certain closures. NaN elsewhere."""
     which = list(range(len(folds)) if which is None else which)
     # a node that even the fallback could not forecast on a fold (no history before its origin:
     # not launched yet) enters as 0 rather than spreading NaN through the projection
@@ -210,11 +427,25 @@ def _reconcile_folds(method, h, preds, residuals, history, folds, which=None) ->
     out = np.full(preds.shape, np.nan)
     if method.needs_history:
         for j in which:
-            out[j] = _reconcile(method, h, base[j], residuals, history[:, : folds[j].origin + 1])
+            out[j] = _reconcile(
+                method,
+                h,
+                base[j],
+                residuals,
+                history[:, : folds[j].origin + 1],
+                None if shut is None else shut[j],
+            )
         return out
     # one solve for every fold at once: the projection does not depend on the history
     d = preds.shape[-1]
-    stacked = _reconcile(method, h, np.hstack([base[j] for j in which]), residuals, None)
+    stacked = _reconcile(
+        method,
+        h,
+        np.hstack([base[j] for j in which]),
+        residuals,
+        None,
+        None if shut is None else np.hstack([shut[j] for j in which]),
+    )
     for k, j in enumerate(which):
         out[j] = stacked[:, k * d : (k + 1) * d]
     return out
@@ -345,7 +576,7 @@ def _level_summary(h, act, base, rec, scales, base_q, rec_q) -> dict:
     return out
 
 
-def _reconciled_frame(h, panel, rec, lo, mid, hi, reconciler) -> pd.DataFrame:
+def _reconciled_frame(h, panel, rec, lo, mid, hi, reconciler, p_open) -> pd.DataFrame:
     n, H = rec.shape
     nodes = h.nodes
     dates = panel.future_dates(H)
@@ -368,5 +599,6 @@ def _reconciled_frame(h, panel, rec, lo, mid, hi, reconciler) -> pd.DataFrame:
             "yhat_hi80": hi.ravel(),
             "model": reconciler,
             "reconciled": True,
+            "p_open": p_open.ravel(),
         }
     )

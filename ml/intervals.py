@@ -60,6 +60,8 @@ class ConformalCalibration:
         actuals (closed days, or days the protocol hides) are left out."""
         h = actuals.shape[-1]
         resid = (actuals - preds) / safe_scale(scales)[..., None]
+        # a series with no training days at a fold has no scale: its residuals mean nothing
+        resid = np.where(np.isnan(scales)[..., None], np.nan, resid)
         classes = np.broadcast_to(volume_class(zero_share)[..., None], resid.shape)
         day = np.broadcast_to(np.arange(1, h + 1), resid.shape)
         rows = []

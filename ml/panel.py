@@ -34,7 +34,10 @@ class Panel:
 
     ``series`` has one row per series (restaurant_id, sku_id, region, product_group, ...);
     ``known`` maps a feature name to an (n_series × len(all_dates)) array; ``all_dates`` starts
-    with ``dates`` and runs on past the last day of history.
+    with ``dates`` and runs on past the last day of history. ``open`` (optional, int8, the same
+    shape) says whether the series' restaurant was open: 1 open, 0 closed, -1 unknown (before its
+    data, or ahead, except closures scheduled in advance, which are 0); ``ml.openness`` forecasts
+    it. ``open_ahead`` is False on a truncated panel: its days after the origin are not known.
     """
 
     series: pd.DataFrame
@@ -42,6 +45,8 @@ class Panel:
     y: np.ndarray
     all_dates: pd.DatetimeIndex
     known: dict[str, np.ndarray] = field(default_factory=dict)
+    open: np.ndarray | None = None
+    open_ahead: bool = True
 
     def __post_init__(self) -> None:
         if self.y.shape != (len(self.series), len(self.dates)):
@@ -53,6 +58,8 @@ class Panel:
         for name, arr in self.known.items():
             if arr.shape != (len(self.series), len(self.all_dates)):
                 raise ValueError(f"known[{name!r}] has shape {arr.shape}")
+        if self.open is not None and self.open.shape != (len(self.series), len(self.all_dates)):
+            raise ValueError(f"open has shape {self.open.shape}")
 
     @property
     def n_series(self) -> int:
@@ -71,8 +78,11 @@ class Panel:
         return (self.series["restaurant_id"] + "/" + self.series["sku_id"]).tolist()
 
     def truncate(self, origin: int) -> Panel:
-        """The panel as it was known at day index ``origin`` (inclusive): nothing after it."""
-        return replace(self, dates=self.dates[: origin + 1], y=self.y[:, : origin + 1])
+        """The panel as it was known at day index ``origin`` (inclusive): nothing after it (not
+        even closures: which of them were scheduled in advance is not recorded)."""
+        return replace(
+            self, dates=self.dates[: origin + 1], y=self.y[:, : origin + 1], open_ahead=False
+        )
 
     def future_dates(self, h: int) -> pd.DatetimeIndex:
         return pd.date_range(self.end + pd.Timedelta(days=1), periods=h, freq="D")
@@ -99,6 +109,7 @@ class Panel:
             series=self.series.iloc[rows].reset_index(drop=True),
             y=self.y[rows],
             known={k: v[rows] for k, v in self.known.items()},
+            open=None if self.open is None else self.open[rows],
         )
 
 

@@ -136,6 +136,7 @@ class Tracker:
                     metrics[f"reconcile.{level}.{key}"] = float(value)
         self.mlflow.log_metrics(metrics)
         self.mlflow.set_tag("reconciler", summary["reconciler"])
+        self.mlflow.set_tag("reconciler_used", summary.get("reconciler_used", ""))
 
     def register_model(self, model) -> str | None:
         """Log a fitted global model and register it; its version becomes the ``champion`` only

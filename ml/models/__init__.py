@@ -14,6 +14,9 @@ ALL_MODELS = (
     "prophet",
     "lightgbm",
     "xgboost",
+    "tsb",
+    "adida",
+    "imapa",
 )
 
 
@@ -22,6 +25,7 @@ def build_model(
 ) -> Forecaster:
     """A fresh, unfitted model called ``name`` (one of ``ALL_MODELS``)."""
     from ml.models.gbm import LightGBMGlobal, XGBoostGlobal
+    from ml.models.intermittent import KINDS, IntermittentForecaster
     from ml.models.naive import SeasonalNaive, WeekdayMean
     from ml.models.prophet import ProphetForecaster
     from ml.models.statistical import SktimeForecaster
@@ -36,6 +40,8 @@ def build_model(
         return SktimeForecaster(name, n_jobs=n_jobs)
     if name == "prophet":
         return ProphetForecaster(n_jobs=n_jobs, seed=seed)
+    if name in KINDS:
+        return IntermittentForecaster(name)
     if name == "lightgbm":
         return LightGBMGlobal(params, max_horizon=max_horizon, seed=seed, n_jobs=n_jobs)
     if name == "xgboost":

@@ -8,6 +8,8 @@ import numpy as np
 
 from ml.panel import Panel
 
+NO_HISTORY = "no history"  # the failure of a series without one observed day at the origin
+
 
 class Forecaster(ABC):
     """Fit on the history of a panel; predict a point forecast for the next ``h`` days.

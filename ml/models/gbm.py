@@ -7,6 +7,7 @@ import numpy as np
 from ml.gbm_features import (
     CATEGORICAL,
     EXTRA_WINDOW_RANGE,
+    NotEnoughHistory,
     feature_columns,
     forecast_frame,
     training_frame,
@@ -40,6 +41,28 @@ DEFAULT_XGB = {
 }
 
 
+# features in the series' own units: divided by its recent level when targets are relative
+_UNIT_FEATURES = ("weekday_mean_8", "last_year_same_day", "last_year_week", "last_year_scaled")
+
+
+def relative_frame(frame) -> tuple[object, np.ndarray]:
+    """The features with every level-like column divided by the series' recent level (its last
+    28 days' mean, else 91 or 364 days', + 0.1), and that level. A tree then learns shapes and
+    ratios that hold for a chain of 500 restaurants and for one item alike: on raw units, the few
+    biggest series have targets no other series reaches, and a leaf averages them down (the
+    chain was forecast 28 % low). ``log_level`` keeps the size itself as a feature."""
+    level = frame["level_28"].to_numpy(dtype=float)
+    for w in ("level_91", "level_364"):
+        level = np.where(np.isnan(level), frame[w].to_numpy(dtype=float), level)
+    denom = np.maximum(np.nan_to_num(level, nan=0.0), 1.0)
+    X = frame.copy()
+    for c in X.columns:
+        if c.startswith("level_") or c in _UNIT_FEATURES or c == "snaive_mae_364":
+            X[c] = X[c].to_numpy(dtype=float) / denom
+    X["log_level"] = np.log1p(denom)
+    return X, denom
+
+
 class _GlobalGBM(Forecaster):
     is_global = True
     uses_known_features = True
@@ -57,6 +80,8 @@ class _GlobalGBM(Forecaster):
     ) -> None:
         self.hyper = {**self.defaults(), **(params or {})}
         self.scale_weights = bool(self.hyper.pop("scale_weights", scale_weights))
+        # targets relative to each series' recent level (relative_frame); False: raw units
+        self.relative = bool(self.hyper.pop("relative_target", True))
         # level windows beyond the standard ones (the feature advisor's allow-listed change)
         lo, hi = EXTRA_WINDOW_RANGE
         self.extra_windows = tuple(
@@ -73,29 +98,49 @@ class _GlobalGBM(Forecaster):
         raise NotImplementedError
 
     def fit(self, panel: Panel) -> _GlobalGBM:
-        train = training_frame(
-            panel,
-            self.max_horizon,
-            origin_step=self.origin_step,
-            history_days=self.history_days,
-            seed=self.seed,
-            extra_windows=self.extra_windows,
-        )
+        self._panel, self._short = panel, None
+        try:
+            train = training_frame(
+                panel,
+                self.max_horizon,
+                origin_step=self.origin_step,
+                history_days=self.history_days,
+                seed=self.seed,
+                extra_windows=self.extra_windows,
+            )
+        except NotEnoughHistory as exc:
+            # counted as a failure on every series (the engine serves them the fallback), never
+            # a traceback minutes into a run: a short backtest fold is a fact, not a crash
+            self._short = str(exc)
+            return self
         self.features_ = feature_columns(train)
         self.n_train_rows_ = len(train)
+        X, y = train[self.features_], train["y"].to_numpy()
+        denom = np.ones(len(train))
+        if self.relative:
+            X, denom = relative_frame(X)
+            y = y / denom
         weight = None
         if self.scale_weights:
-            # MASE weighs every series equally in its own units: weigh rows by 1 / scale
-            weight = 1.0 / np.maximum(
+            # MASE weighs every series equally in its own units: weigh rows by 1 / scale (an
+            # error in relative units is denom times one in units)
+            weight = denom / np.maximum(
                 np.nan_to_num(train["snaive_mae_364"].to_numpy(), nan=1.0), 0.1
             )
-        self._fit_model(train[self.features_], train["y"].to_numpy(), weight)
-        self._panel = panel
+        self.inputs_ = list(X.columns)
+        self._fit_model(X, y, weight)
         return self
 
     def predict(self, h: int) -> np.ndarray:
+        if self._short:
+            self.failures = {"history too short for a training set": self._panel.n_series}
+            return np.full((self._panel.n_series, h), np.nan)
+        self.failures = {}
         frame = forecast_frame(self._panel, h, self.extra_windows)
-        pred = self._predict_model(frame[self.features_])
+        X, denom = frame[self.features_], np.ones(len(frame))
+        if self.relative:
+            X, denom = relative_frame(X)
+        pred = self._predict_model(X[self.inputs_]) * denom
         out = np.zeros((self._panel.n_series, h))
         out[frame["_series"].to_numpy(), frame["horizon"].to_numpy().astype(int) - 1] = pred
         return np.maximum(out, 0.0)
@@ -108,6 +153,7 @@ class _GlobalGBM(Forecaster):
             "history_days": self.history_days,
             "seed": self.seed,
             "extra_windows": list(self.extra_windows),
+            "relative_target": self.relative,
         }
 
     def feature_importance(self) -> dict[str, float]:
@@ -141,7 +187,7 @@ class LightGBMGlobal(_GlobalGBM):
 
     def feature_importance(self) -> dict[str, float]:
         gain = self.model_.booster_.feature_importance(importance_type="gain")
-        return dict(zip(self.features_, (gain / max(gain.sum(), 1e-12)).round(6), strict=True))
+        return dict(zip(self.inputs_, (gain / max(gain.sum(), 1e-12)).round(6), strict=True))
 
 
 class XGBoostGlobal(_GlobalGBM):
@@ -169,4 +215,4 @@ class XGBoostGlobal(_GlobalGBM):
     def feature_importance(self) -> dict[str, float]:
         gain = self.model_.get_booster().get_score(importance_type="total_gain")
         total = sum(gain.values()) or 1.0
-        return {f: round(gain.get(f, 0.0) / total, 6) for f in self.features_}
+        return {f: round(gain.get(f, 0.0) / total, 6) for f in self.inputs_}

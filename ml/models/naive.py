@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml.models.base import Forecaster
+from ml.models.base import NO_HISTORY, Forecaster
 from ml.panel import Panel, fill_closed_days, nanmean
 
 
@@ -25,6 +25,12 @@ class SeasonalNaive(Forecaster):
         self._first = panel.first_observed()
         return self
 
+    def _unseen(self, out: np.ndarray) -> np.ndarray:
+        """Series without a single observed day get NaN, counted as failures (not 0 units)."""
+        unseen = self._first >= self._y.shape[1]
+        self.failures = {NO_HISTORY: int(unseen.sum())} if unseen.any() else {}
+        return np.where(unseen[:, None], np.nan, out)
+
     def predict(self, h: int) -> np.ndarray:
         y, n = self._y, self._y.shape[1]
         week = y[:, n - 7 :] if n >= 7 else np.zeros((y.shape[0], 7))
@@ -37,7 +43,7 @@ class SeasonalNaive(Forecaster):
             year = np.where(ok[None, :], y[:, np.clip(idx, 0, n - 1)], np.nan)
             use = has_year[:, None] & ~np.isnan(year)
             out = np.where(use, year, out)
-        return np.maximum(out, 0.0)
+        return self._unseen(np.maximum(out, 0.0))
 
     def params(self) -> dict:
         return {"yearly": self.yearly}
@@ -57,6 +63,7 @@ class WeekdayMean(Forecaster):
     def fit(self, panel: Panel) -> WeekdayMean:
         y = panel.y
         n = y.shape[1]
+        self._unseen = panel.first_observed() >= n
         span = min(n, 7 * self.weeks)
         recent = y[:, n - span :]
         # the column of recent that falls on each of the next 7 days' weekdays
@@ -67,11 +74,18 @@ class WeekdayMean(Forecaster):
             if cols.size:
                 profile[:, k] = nanmean(recent[:, cols], axis=1)
         overall = nanmean(recent, axis=1) if span else np.zeros(y.shape[0])
+        # nothing in the window (a long closure): the mean of the last days it was open
+        older = np.isnan(overall) & ~self._unseen
+        for i in np.flatnonzero(older):
+            seen = y[i][~np.isnan(y[i])]
+            overall[i] = seen[-span:].mean()
         profile = np.where(np.isnan(profile), overall[:, None], profile)
-        self._profile = np.nan_to_num(profile)
+        self._profile = np.where(self._unseen[:, None], np.nan, profile)
         return self
 
     def predict(self, h: int) -> np.ndarray:
+        # a series with no observed day at all is a counted failure (NaN), not 0 units
+        self.failures = {NO_HISTORY: int(self._unseen.sum())} if self._unseen.any() else {}
         return np.maximum(np.tile(self._profile, int(np.ceil(h / 7)))[:, :h], 0.0)
 
     def params(self) -> dict:

@@ -31,6 +31,19 @@ FRYCAST_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 FRYCAST_BOTTOM = ("restaurant_sku", ("restaurant_id", "sku_id"))
 
 
+def levels_named(names: tuple[str, ...] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The aggregate levels called ``names`` (all of them for None), in hierarchy order."""
+    if names is None:
+        return FRYCAST_LEVELS
+    known = dict(FRYCAST_LEVELS)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown hierarchy level(s) {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
+    return tuple((n, cols) for n, cols in FRYCAST_LEVELS if n in names)
+
+
 @dataclass(frozen=True)
 class Hierarchy:
     """``nodes`` has one row per node (level, node_key, and the level's attribute values);

@@ -58,6 +58,10 @@ def test_training_windows_expand_and_default_step_tiles_the_tests():
 def test_too_short_a_history_is_a_clear_error():
     with pytest.raises(ValueError, match="300 days of history cannot hold a 365-day backtest fold"):
         make_folds(n_days=300, n_folds=3, horizon=365)
+    # and it names the setting that would work
+    with pytest.raises(ValueError, match="FRYCAST_FOLD_HORIZON=244 \\(or less\\) would fit one"):
+        make_folds(n_days=300, n_folds=3, horizon=365)
+    assert make_folds(n_days=300, n_folds=1, horizon=244)[0].origin == 55
     # 83 days leave 55 training days before a 28-day test: one short of min_train
     with pytest.raises(ValueError, match="after 56 training days"):
         make_folds(n_days=83, n_folds=1, horizon=28)

@@ -15,8 +15,10 @@ from ml.intervals import ConformalCalibration
 from ml.metrics import seasonal_naive_scale
 from ml.models import build_model
 from ml.models.base import Forecaster
+from ml.openness import open_probability
 from ml.panel import Panel
 from ml.selection import select_models
+from tests.ml.synthetic import panel_of
 
 NAN = np.nan
 H = 56
@@ -60,10 +62,11 @@ def test_each_series_is_forecast_by_its_selected_model(tiny_panel, result):
     yhat = f.set_index("node_key")["yhat"]
     scale, zero = seasonal_naive_scale(tiny_panel.y), zero_share_91(tiny_panel.y)
     for name in set(chosen.values()):
-        # refitted independently on the whole history: the same forecast, served as the mean of
-        # its calibrated distribution
+        # refitted independently on the whole history: the same forecast, held in its calibrated
+        # band, times the chance the restaurant opens that day
         own = build_model(name, max_horizon=H, seed=0, n_jobs=1).fit(tiny_panel).predict(H)
         point = result.calibrations[name].distribution(own, scale, zero)[0]
+        point = point * open_probability(tiny_panel, H)
         for row, key in enumerate(tiny_panel.keys):
             if chosen[key] == name:
                 np.testing.assert_allclose(yhat.loc[key].to_numpy(), point[row], err_msg=key)
@@ -112,10 +115,13 @@ def test_bottom_metrics_are_each_series_own_scores(tiny_panel, result):
             y = tiny_panel.y[s]
             train = y[: fold.origin + 1]
             scale = np.nanmean(np.abs(train[7:] - train[:-7]))
-            actual = y[fold.origin + 1 : fold.origin + 29]
+            # scored on every day: a closed day is 0 units, the forecast times P(open)
+            test = slice(fold.origin + 1, fold.origin + 29)
+            actual = np.where(tiny_panel.open[s, test] == 0, 0.0, y[test])
             obs = ~np.isnan(actual)
+            p = open_probability(tiny_panel.truncate(fold.origin), 28)[s]
             for name in CHEAP.models:
-                pred = bt.predictions[name][i, s]
+                pred = bt.predictions[name][i, s] * p
                 expected = np.abs(actual[obs] - pred[obs]).mean() / scale
                 row = rows.loc[(key, name, fold.index)]
                 assert row["mase"] == pytest.approx(expected), (key, name, fold.index)
@@ -127,12 +133,14 @@ def test_chain_metrics_score_the_sum_of_the_series(tiny_panel, result):
     chain = result.metrics[result.metrics["level"] == "chain"].set_index(["model", "fold"])
     open_any = (~np.isnan(tiny_panel.y)).any(axis=0)
     total = np.where(open_any, np.nansum(tiny_panel.y, axis=0), NAN)  # the chain's daily sales
+    closed = (tiny_panel.open[:, : len(tiny_panel.dates)] == 0).all(axis=0)
     for i, fold in enumerate(bt.folds):
         train = total[: fold.origin + 1]
         scale = np.nanmean(np.abs(train[7:] - train[:-7]))
-        actual = total[fold.origin + 1 : fold.origin + 29]
+        actual = np.where(closed, 0.0, total)[fold.origin + 1 : fold.origin + 29]
+        p = open_probability(tiny_panel.truncate(fold.origin), 28)
         for name in CHEAP.models:
-            pred = np.nan_to_num(bt.predictions[name][i]).sum(axis=0)
+            pred = (np.nan_to_num(bt.predictions[name][i]) * p).sum(axis=0)
             expected = np.nanmean(np.abs(actual - pred)) / scale
             assert chain.loc[(name, fold.index), "mase"] == pytest.approx(expected)
 
@@ -166,6 +174,8 @@ class Clairvoyant(Forecaster):
 
 def test_each_series_gets_the_model_that_wins_it_and_that_model_forecasts_it(tiny_panel):
     # GIVEN two models, each exact on half the series and 10 units off on the other half
+    # (wiring only: without open/closed days, so an exact model scores 0 on every day)
+    tiny_panel = replace(tiny_panel, open=None)
     even = np.arange(tiny_panel.n_series) % 2 == 0
     models = {"even": (even, 1.0), "odd": (~even, 2.0)}
     config = EngineConfig(horizon=14, folds=2, fold_horizon=14, models=tuple(models), n_jobs=1)
@@ -221,7 +231,8 @@ def _assert_new_item_gets_the_fallback(panel: Panel, result, fallback: str) -> N
     point = result.calibrations[fallback].distribution(
         own, seasonal_naive_scale(panel.y[-1:]), zero_share_91(panel.y[-1:])
     )[0]
-    np.testing.assert_allclose(f["yhat"].to_numpy(), point[0])
+    p = open_probability(panel, 28)[-1]
+    np.testing.assert_allclose(f["yhat"].to_numpy(), point[0] * p)
 
 
 def test_a_new_item_gets_the_fallback_forecast(with_new_item):
@@ -392,7 +403,8 @@ def test_horizons_past_a_year_get_valid_quantiles_on_every_day(tiny_panel, horiz
     # a 28-day backtest and a horizon past the last bucket's start: every day of every series
     # has finite, ordered, non-negative quantiles (days past 366 were uninitialised memory)
     config = replace(CHEAP, horizon=horizon, models=("snaive", "weekday_mean"))
-    f = run_engine(tiny_panel, config).forecasts
+    # (without open/closed days: a weekday's chance of opening would reshape its band)
+    f = run_engine(replace(tiny_panel, open=None), config).forecasts
     assert len(f) == tiny_panel.n_series * horizon
     q = f[["yhat_lo80", "yhat_q50", "yhat_hi80"]]
     assert q.notna().all().all() and (q >= 0).all().all()
@@ -464,3 +476,24 @@ def test_a_run_says_how_many_folds_it_used_and_why():
     folds = run_engine(panel_of(y, horizon=7), config).summary["folds_used"]
     assert (folds["asked"], folds["used"]) == (5, 2)
     assert folds["why"] == "70 days of history hold 2 fold(s) of 7 days after 56 training days"
+
+
+def test_new_series_served_by_the_fallback_get_bands_from_every_series():
+    # GIVEN 3 established series and 3 that began 16 days before the end (a new restaurant):
+    # at the older folds' origins they have no scale, so no residual to calibrate on
+    rng = np.random.default_rng(4)
+    y = rng.poisson(30, (6, 200)).astype(float)
+    y[3:, :184] = NAN
+    # (the established ones take the seasonal naive; the new ones the fallback)
+    config = EngineConfig(horizon=14, folds=3, fold_horizon=14, models=("snaive",), n_jobs=1)
+    result = run_engine(panel_of(y, horizon=14), config)
+    # THEN the fold the protocol scores serves them the fallback with a real band (it used to
+    # calibrate the fallback on those 3 series alone: an empty table, NaN, scored as 0 units
+    # after reconciliation)
+    point, lo, med, hi = result.served_backtest
+    sel = result.nested[0][0]
+    assert (sel["model"].iloc[:3] == "snaive").all()
+    assert (sel["model"].iloc[3:] == "weekday_mean").all()
+    for a in (point, lo, med, hi):
+        assert np.isfinite(a[0, 3:]).all()
+    assert (hi[0, 3:] > lo[0, 3:]).all()

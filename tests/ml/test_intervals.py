@@ -102,3 +102,17 @@ def test_nodes_with_few_errors_take_their_levels_pooled_scaled_errors():
     q10, q90 = np.quantile(np.r_[z, 2 * z], [0.1, 0.9])
     np.testing.assert_allclose(hi[:, 0] - point[:, 0], [q90, 10 * q90])
     np.testing.assert_allclose(point[:, 0] - lo[:, 0], [-q10, -10 * q10])
+
+
+def test_series_without_training_days_do_not_enter_the_calibration():
+    # GIVEN one series with a scale and one with none (no training day at the fold's origin),
+    # forecast 0 by a model that should have said it could not
+    rng = np.random.default_rng(0)
+    act = rng.poisson(20, (1, 2, 28)).astype(float)
+    pred = np.full((1, 2, 28), 20.0)
+    pred[0, 1] = 0.0
+    scales = np.array([[4.0, np.nan]])
+    zero = np.zeros((1, 2))
+    both = ConformalCalibration.fit(act, pred, scales, zero).table
+    alone = ConformalCalibration.fit(act[:, :1], pred[:, :1], scales[:, :1], zero[:, :1]).table
+    pd.testing.assert_frame_equal(both, alone)

@@ -39,7 +39,11 @@ def perturbed_after(panel: Panel, origin: int, seed: int, keep_known_days: int =
         arr = arr.copy()
         arr[:, cut:] = rng.integers(0, 30, arr[:, cut:].shape)
         known[name] = arr
-    return replace(panel, y=y, known=known)
+    open_ = None
+    if panel.open is not None:  # which days the restaurants open, and closures scheduled ahead
+        open_ = panel.open.copy()
+        open_[:, origin + 1 :] = rng.integers(-1, 2, open_[:, origin + 1 :].shape)
+    return replace(panel, y=y, known=known, open=open_)
 
 
 # --- the features of the global models -----------------------------------------------------------
@@ -170,3 +174,38 @@ def test_model_forecasts_do_not_move_when_the_future_changes(tiny_panel, name):
         return build_model(name, max_horizon=28, n_jobs=1, seed=1)
 
     assert not forecasts_move_with_future(make_model, tiny_panel, 500, 28)
+
+
+# --- the chance of opening, through the backtest -------------------------------------------------
+
+
+def test_the_chance_of_opening_ignores_every_day_after_the_origin(tiny_panel):
+    fold = Fold(0, 500, 56)
+
+    def p_open(seed: int) -> np.ndarray:
+        panel = perturbed_after(tiny_panel, 500, seed, keep_known_days=56)
+        return run_backtest(panel, lambda name: build_model("snaive"), ["snaive"], [fold]).p_open
+
+    assert tiny_panel.open is not None
+    np.testing.assert_array_equal(p_open(1), p_open(2))
+
+
+def test_the_opening_check_catches_a_pattern_that_reads_the_future(tiny_panel, monkeypatch):
+    # a leaky double: the truncated panel forgets that its days ahead are unknown
+    from ml import backtest
+
+    real = backtest.open_probability
+    monkeypatch.setattr(
+        backtest, "open_probability", lambda panel, h: real(replace(panel, open_ahead=True), h)
+    )
+    fold = Fold(0, 500, 56)
+    a, b = (
+        run_backtest(
+            perturbed_after(tiny_panel, 500, seed, keep_known_days=56),
+            lambda name: build_model("snaive"),
+            ["snaive"],
+            [fold],
+        ).p_open
+        for seed in (1, 2)
+    )
+    assert not np.array_equal(a, b)

@@ -119,3 +119,48 @@ def test_the_yearly_seasonal_naive_repeats_last_year_on_a_real_panel(tiny_panel)
     ok = ~np.isnan(last_year)
     assert ok.mean() > 0.9
     np.testing.assert_array_equal(pred[ok], last_year[ok])
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_a_global_model_counts_a_history_too_short_to_train_on(name):
+    # 50 days: no origin has the 56 days of history its features need; every series is a
+    # counted failure (NaN, served by the fallback), not an exception minutes into a run
+    panel = panel_of(np.ones((3, 50)), horizon=14)
+    model = build_model(name, max_horizon=14, n_jobs=1).fit(panel)
+    pred = model.predict(14)
+    assert pred.shape == (3, 14) and np.isnan(pred).all()
+    assert model.failures == {"history too short for a training set": 3}
+
+
+@pytest.mark.parametrize("name", ["tsb", "adida", "imapa"])
+def test_intermittent_models_forecast_the_rate_of_open_days(name):
+    # 4 units every 4th open day: a demand rate of 1 a day; closed days (NaN) are not zeros
+    pattern = np.tile([0.0, 0.0, 0.0, 4.0], 60)
+    preds = {}
+    for label, y in (
+        ("open", pattern),
+        ("closures", np.insert(pattern, np.arange(0, 240, 6), np.nan)),
+    ):
+        model = build_model(name).fit(panel_of(y[None, :], horizon=7))
+        preds[label] = model.predict(7)
+        assert model.failures == {}
+    for p in preds.values():
+        assert np.allclose(p, p[0, 0]) and 0.6 < p[0, 0] < 1.4  # flat, near the rate
+    np.testing.assert_allclose(preds["open"], preds["closures"])
+
+
+@pytest.mark.parametrize("name", ["snaive", "snaive_yearly", "weekday_mean"])
+def test_a_baseline_counts_a_series_it_has_never_seen_instead_of_forecasting_zero(name):
+    # a restaurant that opened after the origin has no day of history there: the baselines
+    # used to forecast it 0 units, and a backtest then calibrated bands on those "residuals"
+    y = np.vstack([np.tile([5.0, 7.0, 9.0, 6.0, 5.0, 12.0, 14.0], 8), np.full(56, np.nan)])
+    model = build_model(name).fit(panel_of(y, horizon=7))
+    pred = model.predict(7)
+    assert np.isnan(pred[1]).all() and np.isfinite(pred[0]).all()
+    assert model.failures == {"no history": 1}
+
+
+def test_the_weekday_mean_after_a_long_closure_is_the_last_open_weeks():
+    y = np.concatenate([np.tile([5.0, 7.0, 9.0, 6.0, 5.0, 12.0, 14.0], 8), np.full(70, np.nan)])
+    pred = build_model("weekday_mean").fit(panel_of(y[None, :], horizon=7)).predict(7)
+    np.testing.assert_allclose(pred, 58 / 7)  # the mean of its last 8 open weeks, every day
