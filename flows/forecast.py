@@ -122,7 +122,7 @@ def _forecast(
     mlflow_run_id = version = None
     try:
         tracker = make_tracker(url, s) if track else None
-        stale = stale_restaurants(url, restaurants)
+        stale = stale_restaurants(url, restaurants, s.stale_after_days)
         note = (
             "not forecast (data ends long before the others'; run them with --restaurant): "
             + ", ".join(f"{r} (last day {d})" for r, d in sorted(stale.items()))
@@ -132,7 +132,12 @@ def _forecast(
         if note:
             log.warning(note)
         with stage("load panel"):
-            panel = load_panel(url, horizon=config.horizon, restaurants=restaurants)
+            panel = load_panel(
+                url,
+                horizon=config.horizon,
+                restaurants=restaurants,
+                stale_after_days=s.stale_after_days,
+            )
         log.info("panel: %d series × %d days", panel.n_series, len(panel.dates))
         if tracker is None:
             result = _run(panel, config, s, None, reconciler)
@@ -172,6 +177,12 @@ def _forecast(
                 "fallbacks": facts.get("fallbacks", {}),
                 "folds_used": facts.get("folds_used"),
                 "evaluation": facts.get("evaluation"),
+                # what a reconciled run chose (FRYCAST_RECONCILER=auto) and why
+                "reconciler_used": getattr(result, "summary", {}).get("reconciler_used"),
+                "reconciler_choice": getattr(result, "summary", {}).get("reconciler_choice"),
+                # restaurants left out for stopping reporting (the Runs page names them)
+                "stale_restaurants": {r: str(d) for r, d in sorted(stale.items())},
+                "stale_after_days": s.stale_after_days,
             },
         )
         for said in (facts.get("folds_used"), facts.get("evaluation")):
@@ -209,22 +220,27 @@ def _run(panel, config: EngineConfig, settings: Settings, tracker, reconciler: s
     if settings.tune_trials > 0:
         config = _tuned(panel, config, settings, tracker)
     if not (settings.dask_workers > 0 or settings.dask_address):
-        return _engine(panel, config, reconciler)
+        return _engine(panel, config, reconciler, settings.level_names)
     from flows.distributed import dask_mapper, dask_workers
 
     workers = dask_workers(settings.dask_address, settings.dask_workers)
     # each worker is one process with one thread: the models inside run single-threaded
     config = replace(config, n_jobs=1)
     with dask_mapper(settings.dask_address, settings.dask_workers) as mapper:
-        return _engine(panel, config, reconciler, mapper=mapper, n_chunks=2 * workers)
+        return _engine(
+            panel, config, reconciler, settings.level_names, mapper=mapper, n_chunks=2 * workers
+        )
 
 
-def _engine(panel, config: EngineConfig, reconciler: str, **spread):
+def _engine(panel, config: EngineConfig, reconciler: str, levels=None, **spread):
     if reconciler == "none":
         return run_engine(panel, config, **spread)
     from ml.hierarchical import run_hierarchical
+    from ml.reconcile.hierarchy import levels_named
 
-    return run_hierarchical(panel, config, reconciler=reconciler, **spread)
+    return run_hierarchical(
+        panel, config, reconciler=reconciler, levels=levels_named(levels), **spread
+    )
 
 
 def _tuned(panel, config: EngineConfig, settings: Settings, tracker) -> EngineConfig:

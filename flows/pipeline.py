@@ -96,13 +96,14 @@ def dbt_build(url: str, args: list[str]) -> DbtResult:
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
-def validate_data(url: str, run_id: int, dbt_result: DbtResult) -> int:
+def validate_data(url: str, run_id: int, dbt_result: DbtResult, stale_after_days: int) -> int:
     with stage("data quality (GX)"):
         window = quality.validation_window(url, dbt_result.through_batch_id)
         checks = quality.run_expectations(url, window) + [
             quality.freshness(url),
             quality.rejections(url, window),
             quality.partial_days(url),
+            quality.silent_restaurants(url, stale_after_days),
         ]
         quality.mark_validated(url, run_id, window)
     checks += quality.dbt_checks(dbt_result)
@@ -222,7 +223,7 @@ def forecast_pipeline(
         run_id = start_run(url, horizon or s.horizon_days, lock.pid)
         try:
             built = dbt_build(url, WAREHOUSE_MODELS)
-            validate_data(url, run_id, built)
+            validate_data(url, run_id, built, s.stale_after_days)
             dq = data_quality_review(url, run_id)
             if not dq.go:
                 raise GateHalted(f"data-quality gate: {dq.summary}")

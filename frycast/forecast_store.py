@@ -28,6 +28,7 @@ VALUE_COLUMNS = [
     "yhat_hi80",
     "model",
     "reconciled",
+    "p_open",
 ]
 METRIC_COLUMNS = [
     "run_id",

@@ -95,7 +95,14 @@ def load_panel(
             "select restaurant_id, sku_id, promo_date, discount_pct "
             f"from features.feat_planned_promotions where promo_date >= '{first}'",
         )
-    return build_panel(s, history, calendar, promos, horizon)
+        days = _copy_frame(
+            conn,
+            "select restaurant_id, calendar_day, is_open from features.feat_restaurant_days"
+            f" where calendar_day between '{first}' and '{last + timedelta(days=horizon)}'"
+            f" and ({_text_array_literal(restaurants)} is null"
+            f" or restaurant_id = any({_text_array_literal(restaurants)}))",
+        )
+    return build_panel(s, history, calendar, promos, horizon, days)
 
 
 def restaurant_last_days(url: str, restaurants: list[str] | None = None) -> dict[str, date]:
@@ -128,9 +135,12 @@ def build_panel(
     calendar: pd.DataFrame,
     promos: pd.DataFrame,
     horizon: int,
+    restaurant_days: pd.DataFrame | None = None,
 ) -> Panel:
     """Pivot long frames into a :class:`Panel` (series in the order of ``series``; ``history``
-    has each row's series number in that order and its day number from the first day)."""
+    has each row's series number in that order and its day number from the first day;
+    ``restaurant_days`` says which days each restaurant was open, and which closures are
+    scheduled ahead)."""
     series = series.reset_index(drop=True).copy()
     first, last = pd.Timestamp(series["first_day"].min()), pd.Timestamp(series["last_day"].max())
     dates = pd.date_range(first, last, freq="D")
@@ -165,7 +175,22 @@ def build_panel(
 
     series["product_group_code"] = pd.factorize(series["product_group"], sort=True)[0]
     series["region_code"] = series_region
-    return Panel(series=series, dates=dates, y=y, all_dates=all_dates, known=known)
+    open_ = None
+    if restaurant_days is not None:
+        open_ = _open_flags(series, restaurant_days, first, len(all_dates))
+    return Panel(series=series, dates=dates, y=y, all_dates=all_dates, known=known, open=open_)
+
+
+def _open_flags(series: pd.DataFrame, days: pd.DataFrame, first, n_days: int) -> np.ndarray:
+    """(series × day) int8: 1 where the series' restaurant was open, 0 closed, -1 unknown."""
+    restaurants = pd.Index(sorted(series["restaurant_id"].unique()))
+    grid = np.full((len(restaurants), n_days), -1, dtype=np.int8)
+    if not days.empty:
+        r = restaurants.get_indexer(days["restaurant_id"])
+        d = (pd.to_datetime(days["calendar_day"]) - first).dt.days.to_numpy()
+        ok = (r >= 0) & (d >= 0) & (d < n_days)
+        grid[r[ok], d[ok]] = _numeric(days["is_open"])[ok].astype(np.int8)
+    return grid[restaurants.get_indexer(series["restaurant_id"])]
 
 
 def _numeric(col: pd.Series) -> np.ndarray:

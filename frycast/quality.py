@@ -310,6 +310,28 @@ def partial_days(url: str) -> Check:
     )
 
 
+def silent_restaurants(url: str, after_days: int) -> Check:
+    """Restaurants whose data ends more than ``after_days`` before the latest restaurant's: they
+    stopped reporting, and the forecast from the common origin leaves them out. A warning naming
+    each with its last day (FRYCAST_STALE_AFTER_DAYS sets the threshold)."""
+    from frycast.panel_io import stale_restaurants
+
+    try:
+        stale = stale_restaurants(url, None, after_days)
+    except psycopg.errors.UndefinedTable:  # features not built yet: dbt's failure says so
+        stale = {}
+    observed = "; ".join(f"{r}: last day {d}" for r, d in sorted(stale.items()))
+    return Check(
+        "great_expectations",
+        f"restaurants.reported_within_{after_days}_days_of_the_latest",
+        "features.feat_series",
+        "warning",
+        not stale,
+        observed[:500] or None,
+        {"restaurants": {r: str(d) for r, d in sorted(stale.items())}},
+    )
+
+
 def dbt_checks(result: DbtResult) -> list[Check]:
     """dbt test outcomes as checks (dbt tests are errors: critical)."""
     out = []

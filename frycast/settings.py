@@ -61,17 +61,33 @@ class Settings(BaseSettings):
         description="Days between fold origins; unset: the fold horizon (test windows do not "
         "overlap) where the history holds two such folds, else 91 (ml.backtest.fold_step)",
     )
+    stale_after_days: int = Field(
+        default=28,
+        ge=0,
+        alias="FRYCAST_STALE_AFTER_DAYS",
+        description="A restaurant whose data ends more than this many days before the latest "
+        "restaurant's is not forecast from the common origin: it is named on the Runs page and in "
+        "the data-quality review (forecast it on its own with --restaurant)",
+    )
     models: str = Field(
-        default="snaive,weekday_mean,ets,theta,lightgbm,xgboost",
+        default="snaive,weekday_mean,ets,theta,lightgbm,xgboost,tsb,adida,imapa",
         alias="FRYCAST_MODELS",
         description="Comma-separated; also available: snaive_yearly, arima, prophet (slower).",
     )
     seed: int = Field(default=0, alias="FRYCAST_SEED")
     n_jobs: int = Field(default=2, alias="FRYCAST_N_JOBS")
     reconciler: str = Field(
-        default="mint_shrink",
+        default="auto",
         alias="FRYCAST_RECONCILER",
-        description="mint_shrink, wls_var, wls_struct, ols, bottom_up, top_down, or none",
+        description="auto (each run chooses among mint_shrink, wls_var and bottom_up on its "
+        "backtests, never one that makes the bottom level worse than its base), or one of "
+        "mint_shrink, wls_var, wls_struct, ols, bottom_up, top_down; none: no reconciliation",
+    )
+    hierarchy_levels: str | None = Field(
+        default=None,
+        alias="FRYCAST_HIERARCHY_LEVELS",
+        description="Comma-separated aggregate levels to forecast and reconcile (default: all of "
+        "chain, region, restaurant, product_group, sku, restaurant_product_group)",
     )
     pipeline_cron: str = Field(default="0 3 * * 1", alias="FRYCAST_PIPELINE_CRON")  # Mon 03:00
     drift_cron: str = Field(default="0 6 * * *", alias="FRYCAST_DRIFT_CRON")  # daily 06:00
@@ -141,6 +157,12 @@ class Settings(BaseSettings):
         """on, true, 1, yes mean auto; false, 0, no mean off."""
         word = str(value).strip().lower()
         return _SWITCH_WORDS.get(word, word)
+
+    @property
+    def level_names(self) -> tuple[str, ...] | None:
+        if not self.hierarchy_levels:
+            return None
+        return tuple(x.strip() for x in self.hierarchy_levels.split(",") if x.strip())
 
     @property
     def model_names(self) -> tuple[str, ...]:

@@ -11,8 +11,9 @@ Daily units of SKU s in restaurant r on day d are negative-binomial (gamma-Poiss
            · refit_bump_r(d)
 
 with the over-dispersion higher for intermittent low-volume items. Days a restaurant is closed
-(Christmas Day, refits, incidents), days before it opens or after it closes, and days outside an
-item's launch/discontinue window have no sales rows; days with zero units have none either, as in a
+(Christmas Day, refits, incidents; a regular closing weekday at some; unannounced days at a few),
+days before it opens or after it closes, and days outside an item's launch/discontinue window have
+no sales rows; days with zero units have none either, as in a
 real point-of-sale export. dbt's date spine restores the zeros and flags the closures.
 """
 
@@ -137,6 +138,10 @@ PRODUCT_GROUPS: dict[str, tuple[tuple[str, ...], float, float, int, float]] = {
 }
 
 INTERMITTENT_SHARE = 0.15
+# Unscheduled closures (not in raw.restaurant_closures: the data shows them as unreported days).
+# A share of restaurants close on one weekday every week; a few close on random days.
+CLOSING_WEEKDAY_SHARE = 0.2
+IRREGULAR_SHARE, IRREGULAR_DAY_RATE = 0.1, 0.04
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,9 @@ class ChainSpec:
     days: int
     start: date
     seed: int = 42
+    # shares of restaurants with a regular closing weekday, and with random closed days
+    closing_weekday_share: float = CLOSING_WEEKDAY_SHARE
+    irregular_share: float = IRREGULAR_SHARE
 
     @classmethod
     def for_tier(cls, tier: str, seed: int = 42, start: date | None = None) -> ChainSpec:
@@ -396,6 +404,19 @@ def _promo_grid(spec: ChainSpec, chain: Chain, rid: str) -> np.ndarray:
     return grid
 
 
+def unscheduled_closures(spec: ChainSpec, r_idx: int, dow: np.ndarray) -> np.ndarray:
+    """Days restaurant ``r_idx`` is closed without a scheduled closure: its regular closing
+    weekday (``spec.closing_weekday_share`` of restaurants; 0 = Monday), or random days. Drawn
+    from its own generator, so the rest of the chain's data does not move."""
+    rng = _rng(spec, "opening", r_idx)
+    closed = np.zeros(len(dow), dtype=bool)
+    if rng.random() < spec.closing_weekday_share:
+        closed |= dow == rng.integers(7)
+    if rng.random() < spec.irregular_share:
+        closed |= rng.random(len(dow)) < IRREGULAR_DAY_RATE
+    return closed
+
+
 def generate_sales(chain: Chain) -> Iterator[pd.DataFrame]:
     """Yield one DataFrame of daily sales rows per restaurant (only days with units > 0).
 
@@ -431,6 +452,7 @@ def generate_sales(chain: Chain) -> Iterator[pd.DataFrame]:
             open_mask[max(a, 0) : max(min(b, n_d), 0)] = False
             if c.reason == "refit":  # a refit lifts sales afterwards
                 day_mult[min(b, n_d) :] *= 1.08
+        open_mask &= ~unscheduled_closures(spec, r_idx, dow)
 
         discount = _promo_grid(spec, chain, r.restaurant_id)
         on_promo = discount > 0

@@ -25,7 +25,8 @@ def history_and_forecast(
         .mark_line(color="#333333", strokeWidth=1)
         .encode(x="date:T", y="units:Q", tooltip=["date:T", "units:Q"]),
         base.mark_line(color="#4c78a8").encode(
-            y="yhat:Q", tooltip=["date:T", "yhat:Q", "yhat_lo80:Q", "yhat_hi80:Q", "model:N"]
+            y="yhat:Q",
+            tooltip=["date:T", "yhat:Q", "yhat_lo80:Q", "yhat_hi80:Q", *_p_open(fc), "model:N"],
         ),
     ]
     if compare is not None and not compare.empty:
@@ -47,6 +48,13 @@ def history_and_forecast(
             .encode(x="date:T", y=alt.value(350), tooltip=["date:T", "items:Q", "discount_pct:Q"])
         )
     return alt.layer(*layers).properties(height=360)
+
+
+def _p_open(fc: pd.DataFrame) -> list:
+    """The chance of opening in the tooltip, for nodes inside one restaurant."""
+    if "p_open" in fc and fc["p_open"].notna().any():
+        return [alt.Tooltip("p_open:Q", title="P(open)", format=".0%")]
+    return []
 
 
 def bars(df: pd.DataFrame, x: str, y: str, color: str | None = None) -> alt.Chart:

@@ -56,6 +56,7 @@ def runs() -> pd.DataFrame:
         """select r.run_id, s.state as status, r.published, r.created_at, r.finished_at,
                   r.history_end, r.horizon_days,
                   coalesce(r.config ->> 'reconciler', 'none') as reconciler,
+                  r.config ->> 'reconciler_used' as reconciler_used,
                   (r.config -> 'folds_used' ->> 'used') || ' of '
                       || (r.config -> 'folds_used' ->> 'asked') as backtest_folds,
                   r.config -> 'folds_used' ->> 'why' as folds_note,
@@ -73,6 +74,10 @@ def runs() -> pd.DataFrame:
                                       then ' (not selected)' else '' end, '; ')
                      from jsonb_each(coalesce(r.config -> 'fallbacks', '{}')) as f)
                       as failed_fits,
+                  (select string_agg(st.key || ' (last day ' || (st.value #>> '{}') || ')', ', '
+                                     order by st.key)
+                     from jsonb_each(coalesce(r.config -> 'stale_restaurants', '{}')) as st)
+                      as not_forecast_stale,
                   r.mlflow_run_id, r.pipeline, r.message
              from forecast.forecast_runs r join forecast.run_states s using (run_id)
             order by r.run_id desc limit 200"""
@@ -170,13 +175,14 @@ def node_forecast(level: str, node_key: str, run_id: int | None = None) -> pd.Da
     """One node's forecast: the served one, or any run's (reconciled rows if it has them)."""
     if run_id is None:
         return frame(
-            """select forecast_date as date, yhat, yhat_lo80, yhat_hi80, model, base_model
+            """select forecast_date as date, yhat, yhat_lo80, yhat_hi80, p_open, model, base_model
                  from marts.fct_forecast where level = %s and node_key = %s
                 order by forecast_date""",
             (level, node_key),
         )
     return frame(
-        """select forecast_date as date, yhat, yhat_lo80, yhat_hi80, model, null as base_model
+        """select forecast_date as date, yhat, yhat_lo80, yhat_hi80, p_open, model,
+                  null as base_model
              from forecast.forecast_values v
             where run_id = %s and level = %s and node_key = %s
               and reconciled = (select coalesce(config ->> 'reconciler', 'none') <> 'none'

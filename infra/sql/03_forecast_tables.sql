@@ -31,8 +31,12 @@ create table if not exists forecast.forecast_values (
     yhat_hi80     double precision,           -- calibrated 0.9 quantile
     model         text    not null,
     reconciled    boolean not null default false,
+    p_open        double precision,           -- chance the restaurant opens (ml/openness.py)
     primary key (run_id, level, node_key, reconciled, forecast_date)
 );
+
+-- warehouses created before closed days were forecast
+alter table forecast.forecast_values add column if not exists p_open double precision;
 
 -- Expanding-window backtest scores: per node, model and fold (fold 0 is the most recent origin).
 create table if not exists forecast.backtest_metrics (

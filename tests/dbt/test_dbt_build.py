@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from frycast import quality
 from frycast.dbt import high_water_mark, run_dbt
 from frycast.panel_io import load_panel, stale_restaurants
 from ingest.daily import import_daily
@@ -137,6 +138,15 @@ def test_the_forecast_panel_leaves_out_restaurants_whose_data_ended_long_ago(bui
     assert not set(panel.series["restaurant_id"]) & set(stale)
     alone = load_panel(built, horizon=28, restaurants=["london-takeaway"])
     assert alone.end.date() == date(2019, 8, 3)
+    # the data-quality review names them, with their last days (a warning: the run goes on)
+    check = quality.silent_restaurants(built, 28)
+    assert not check.success and check.severity == "warning"
+    assert set(check.details["restaurants"]) == {"london-takeaway", "HAND"}
+    assert "london-takeaway: last day 2019-08-03" in check.observed
+    # the threshold is a setting: wide enough, nobody is silent
+    gap = (SPEC.end - date(2019, 8, 3)).days
+    assert quality.silent_restaurants(built, gap).success
+    assert set(stale_restaurants(built, None, gap - 1)) == {"london-takeaway"}
 
 
 def test_calendar_covers_the_forecast_horizon_with_region_holidays(built):

@@ -44,6 +44,7 @@ select
     v.yhat_q50,
     v.yhat_lo80,
     v.yhat_hi80,
+    v.p_open,
     v.model,
     s.base_model,
     v.reconciled,
