@@ -103,8 +103,8 @@ bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow
 bench-import: setup  ## import a 100 MB daily file and a 100 MB order export: time, peak RSS (<= 500 MB)
 	$(RUN) frycast bench-import
 
-bench-accuracy: setup  ## accuracy benchmark: frycast vs seasonal naive and AutoETS on held-out days (London, demo)
-	$(RUN) frycast bench-accuracy --dataset london --dataset demo --holdout 28 --holdout 365
+bench-accuracy: setup  ## accuracy: frycast vs statsforecast and mlforecast peers on held-out days (London, demo, a closing chain)
+	$(RUN) frycast bench-accuracy --dataset london --dataset demo --dataset closing
 
 bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs hierarchicalforecast
 	$(RUN) frycast bench-reconcile --size 10k --size 20k --size 100k

@@ -1,11 +1,14 @@
-"""`make bench-accuracy`: frycast's selected forecast against seasonal naive and statsforecast's
-AutoETS on held-out days, all on the same split in the same process.
+"""`make bench-accuracy`: frycast's served forecast against the libraries a team would reach for,
+on held-out days, all on the same split in the same process.
 
-Datasets: the real London takeaway export (imported through `frycast import orders`, built by dbt)
-and the synthetic demo tier. For each holdout (the last 28 days, and the last 365), frycast runs
-its whole engine on the days before (backtest, selection, calibration), and every method is scored
-on the held-out days: bottom-level MASE (mean over series, scaled by the in-sample seasonal naive),
-chain-total MASE, pooled wQL and pooled 80% coverage.
+Datasets: the real London takeaway export (imported through `frycast import orders`, built by dbt),
+the synthetic demo tier, and a generated chain where half the restaurants close on one weekday and
+some on random days (``CLOSING``). For each holdout, frycast runs its whole hierarchical engine on
+the days before (backtest, selection, calibration, MinT reconciliation); the peers run on the same
+training days: statsforecast's AutoETS, AutoTheta and SeasonalNaive (weekly season) and mlforecast
+LightGBM with standard lags. Every method is scored on the held-out days: bottom-level MASE on all
+days (a closed day is 0 units) and on open days, chain and region MASE (the sums of a peer's
+bottom forecasts), bias by level, pooled wQL and 80 % coverage, and wall time.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from frycast.benchmarks import RESULTS_DIR, fresh_database, write_results
 from frycast.dbt import run_dbt
@@ -24,12 +29,30 @@ from frycast.settings import PROJECT_ROOT, Settings, get_settings
 from ingest.generator import ChainSpec
 from ingest.orders import Restaurant, import_orders
 from ingest.seed import seed
-from ml.engine import EngineConfig, pooled_interval_scores, run_engine
+from ml.engine import EngineConfig, pooled_interval_scores
+from ml.hierarchical import run_hierarchical
 from ml.metrics import mase, seasonal_naive_scale
 from ml.panel import Panel, fill_closed_days
 
 log = logging.getLogger(__name__)
 LONDON = PROJECT_ROOT.parent / "shared" / "data" / "london_takeaway"
+# a chain whose restaurants close regularly: half on one weekday, a fifth on random days
+CLOSING = ChainSpec(
+    restaurants=20,
+    skus=15,
+    days=730,
+    start=date(2024, 1, 1),
+    seed=7,
+    closing_weekday_share=0.5,
+    irregular_share=0.2,
+)
+HOLDOUTS = {"london": (28, 365), "demo": (28, 365), "closing": (56,)}
+PEERS = {
+    "ets": "AutoETS (statsforecast)",
+    "theta": "AutoTheta (statsforecast)",
+    "snaive": "seasonal naive (statsforecast)",
+    "mlforecast": "LightGBM (mlforecast, lags)",
+}
 
 
 @dataclass
@@ -37,14 +60,19 @@ class Score:
     dataset: str
     holdout_days: int
     method: str
-    mase: float
+    mase: float  # bottom level, every day (closed = 0 units)
+    mase_open: float  # bottom level, open days only
     chain_mase: float
+    region_mase: float
+    bias_bottom: float  # (Σ forecast - Σ actual) / Σ actual, every day
+    bias_region: float
+    bias_chain: float
     wql: float
     coverage_80: float
     n_series: int
     seconds: float
-    # frycast only: what the run claimed for its selected forecast (its own backtests, before
-    # the holdout) beside what the holdout realised (mase, coverage_80 above)
+    # frycast only: what the run claimed for its forecast (its own backtests, before the
+    # holdout) beside what the holdout realised (mase, coverage_80 above)
     mase_claimed: float | None = None
     coverage_claimed: float | None = None
 
@@ -68,36 +96,83 @@ def prepare(server_url: str, dataset: str) -> str:
             prices=LONDON / "restaurant-1-products-price.csv",
         )
     else:
-        seed(url, ChainSpec.for_tier("demo"))
+        seed(url, CLOSING if dataset == "closing" else ChainSpec.for_tier("demo"))
     result = run_dbt(["build", "--full-refresh", "--exclude", "test_type:data"], url)
     if not result.success:
         raise RuntimeError("dbt build failed:\n" + "\n".join(result.failures))
     return url
 
 
+@dataclass
+class Holdout:
+    """The truth of one split: training panel, actuals on every day and on open days."""
+
+    train: Panel
+    actual: np.ndarray  # closed days 0
+    actual_open: np.ndarray  # closed days NaN
+    regions: np.ndarray  # each series' region
+
+
+def holdout(panel: Panel, h: int) -> Holdout:
+    n = len(panel.dates)
+    train = panel.truncate(n - 1 - h)
+    actual_open = panel.y[:, n - h :]
+    actual = actual_open
+    if panel.open is not None:
+        started = train.first_observed() < n - h  # on sale before the holdout
+        closed = (panel.open[:, n - h : n] == 0) & started[:, None]
+        actual = np.where(closed, 0.0, actual_open)
+    return Holdout(train, actual, actual_open, panel.series["region"].to_numpy())
+
+
+def _group(y: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    """Sums of series per group; a day with no observed member is NaN."""
+    out = np.zeros((n, y.shape[1]))
+    cnt = np.zeros((n, y.shape[1]))
+    np.add.at(out, codes, np.nan_to_num(y))
+    np.add.at(cnt, codes, ~np.isnan(y))
+    return np.where(cnt > 0, out, np.nan)
+
+
+def _bias(actual: np.ndarray, pred: np.ndarray) -> float:
+    ok = ~np.isnan(actual)
+    total = actual[ok].sum()
+    return float((pred[ok].sum() - total) / total) if total else float("nan")
+
+
 def _score(
     dataset: str,
-    h: int,
     method: str,
-    train: Panel,
-    actual: np.ndarray,
+    split: Holdout,
     yhat: np.ndarray,
     lo: np.ndarray,
     med: np.ndarray,
     hi: np.ndarray,
     seconds: float,
 ) -> Score:
+    train, actual = split.train, split.actual
+    h = actual.shape[1]
     scale = seasonal_naive_scale(train.y)
     per_series = mase(actual, yhat, scale)
-    chain_actual = np.where((~np.isnan(actual)).any(axis=0), np.nansum(actual, axis=0), np.nan)
-    chain_scale = seasonal_naive_scale(np.nansum(train.y, axis=0))
+    codes, names = pd.factorize(split.regions)
+    hist_regions = _group(train.y, codes, len(names))
+    region_act, region_pred = _group(actual, codes, len(names)), _group(yhat, codes, len(names))
+    chain_actual = _group(actual, np.zeros(len(actual), int), 1)
+    chain_scale = seasonal_naive_scale(_group(train.y, np.zeros(len(actual), int), 1))
     pooled = pooled_interval_scores(actual, lo, med, hi)
     return Score(
         dataset,
         h,
         method,
         mase=float(np.nanmean(per_series)),
-        chain_mase=float(mase(chain_actual, yhat.sum(axis=0), chain_scale)),
+        mase_open=float(np.nanmean(mase(split.actual_open, yhat, scale))),
+        chain_mase=float(mase(chain_actual, yhat.sum(axis=0, keepdims=True), chain_scale)[0]),
+        region_mase=float(
+            np.nanmean(mase(region_act, region_pred, seasonal_naive_scale(hist_regions)))
+        ),
+        bias_bottom=_bias(actual, yhat),
+        bias_region=_bias(region_act, region_pred),
+        bias_chain=_bias(chain_actual, yhat.sum(axis=0, keepdims=True)),
         wql=pooled["wql"],
         coverage_80=pooled["coverage_80"],
         n_series=int(np.isfinite(per_series).sum()),
@@ -105,12 +180,9 @@ def _score(
     )
 
 
-def _statsforecast(train: Panel, h: int, model: str, n_jobs: int) -> tuple[np.ndarray, ...]:
-    """AutoETS or SeasonalNaive from statsforecast, off the shelf, with its own 80% intervals."""
-    import pandas as pd
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, SeasonalNaive
-
+def _long_frame(train: Panel) -> pd.DataFrame:
+    """The bottom series as a long (unique_id, ds, y) frame, closed days filled the usual way
+    (the same weekday of an earlier week), from each series' first day."""
     y = fill_closed_days(train.y)
     frames = []
     for i in range(train.n_series):
@@ -119,81 +191,136 @@ def _statsforecast(train: Panel, h: int, model: str, n_jobs: int) -> tuple[np.nd
             keep = np.ones_like(keep)
             y[i] = np.nan_to_num(y[i])
         frames.append(pd.DataFrame({"unique_id": i, "ds": train.dates[keep], "y": y[i][keep]}))
-    df = pd.concat(frames, ignore_index=True)
-    m = AutoETS(season_length=7) if model == "ets" else SeasonalNaive(season_length=7)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _statsforecast(train: Panel, h: int, model: str, n_jobs: int) -> tuple[np.ndarray, ...]:
+    """AutoETS, AutoTheta or SeasonalNaive from statsforecast, off the shelf, with its own 80%
+    intervals."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, AutoTheta, SeasonalNaive
+
+    m = {"ets": AutoETS, "theta": AutoTheta, "snaive": SeasonalNaive}[model](season_length=7)
     sf = StatsForecast(models=[m], freq="D", n_jobs=n_jobs, fallback_model=SeasonalNaive(7))
-    out = sf.forecast(df=df, h=h, level=[80]).sort_values(["unique_id", "ds"])
-    name = "AutoETS" if model == "ets" else "SeasonalNaive"
+    out = sf.forecast(df=_long_frame(train), h=h, level=[80]).sort_values(["unique_id", "ds"])
+    name = {"ets": "AutoETS", "theta": "AutoTheta", "snaive": "SeasonalNaive"}[model]
     grid = lambda col: np.maximum(out[col].to_numpy().reshape(train.n_series, h), 0.0)  # noqa: E731
     point = grid(name)
     return point, grid(f"{name}-lo-80"), point, grid(f"{name}-hi-80")
 
 
+def _mlforecast(train: Panel, h: int, n_jobs: int, seed: int) -> tuple[np.ndarray, ...]:
+    """mlforecast's LightGBM, as its guides set it up for daily data: lags 1/7/14/28 and rolling
+    means of the last week and four weeks, weekday and month features, recursive forecasts, and
+    its conformal 80% intervals (two windows of h days where the history allows)."""
+    import lightgbm as lgb
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+    from mlforecast.utils import PredictionIntervals
+
+    df = _long_frame(train)
+    fcst = MLForecast(
+        models={"lgb": lgb.LGBMRegressor(n_estimators=300, verbosity=-1, random_state=seed)},
+        freq="D",
+        lags=[1, 7, 14, 28],
+        lag_transforms={1: [RollingMean(7), RollingMean(28)], 7: [RollingMean(4)]},
+        date_features=["dayofweek", "month"],
+        num_threads=n_jobs,
+    )
+    try:
+        fcst.fit(df, prediction_intervals=PredictionIntervals(n_windows=2, h=h))
+        out = fcst.predict(h, level=[80])
+    except Exception:  # noqa: BLE001 - too short for two conformal windows: point forecasts only
+        fcst.fit(df)
+        out = fcst.predict(h)
+        out["lgb-lo-80"] = out["lgb-hi-80"] = np.nan
+    out = out.sort_values(["unique_id", "ds"])
+    ids = out["unique_id"].to_numpy()
+    grid = lambda col: _to_grid(ids, out[col].to_numpy(), train.n_series, h)  # noqa: E731
+    point = grid("lgb")
+    return point, grid("lgb-lo-80"), point, grid("lgb-hi-80")
+
+
+def _to_grid(ids: np.ndarray, values: np.ndarray, n: int, h: int) -> np.ndarray:
+    grid = np.zeros((n, h))
+    grid[ids[::h].astype(int)] = np.maximum(values.reshape(-1, h), 0.0)  # h rows per series
+    return grid
+
+
+def _peer(method: str, train: Panel, h: int, s: Settings) -> tuple[np.ndarray, ...]:
+    if method == "mlforecast":
+        return _mlforecast(train, h, s.n_jobs, s.seed)
+    return _statsforecast(train, h, method, s.n_jobs)
+
+
 def run(
     server_url: str,
-    datasets=("london", "demo"),
-    holdouts=(28, 365),
+    datasets=("london", "demo", "closing"),
+    holdouts: tuple[int, ...] | None = None,
     settings: Settings | None = None,
 ) -> list[Score]:
+    """Every dataset at its holdouts (``HOLDOUTS``, or ``holdouts`` for all of them)."""
     s = settings or get_settings()
     scores = []
     for dataset in datasets:
         url = prepare(server_url, dataset)
-        panel = load_panel(url, horizon=max(holdouts))
-        n = len(panel.dates)
-        for h in holdouts:
-            train = panel.truncate(n - 1 - h)
-            actual = panel.y[:, n - h :]
-            config = EngineConfig(
-                horizon=h,
-                fold_horizon=h,
-                folds=s.backtest_folds,
-                fold_step=s.fold_step,
-                models=s.model_names,
-                seed=s.seed,
-                n_jobs=s.n_jobs,
-            )
-            started = time.perf_counter()
-            result = run_engine(train, config)
-            f = result.forecasts
-            shape = (train.n_series, h)
-            claimed = result.summary["selected"]
-            scores.append(
-                _claimed(
-                    claimed,
-                    _score(
-                        dataset,
-                        h,
-                        "frycast (selected)",
-                        train,
-                        actual,
-                        f["yhat"].to_numpy().reshape(shape),
-                        f["yhat_lo80"].to_numpy().reshape(shape),
-                        f["yhat_q50"].to_numpy().reshape(shape),
-                        f["yhat_hi80"].to_numpy().reshape(shape),
-                        time.perf_counter() - started,
-                    ),
-                )
-            )
-            for method, label in (
-                ("snaive", "seasonal naive (statsforecast)"),
-                ("ets", "AutoETS (statsforecast)"),
-            ):
+        days = holdouts or HOLDOUTS.get(dataset, (28,))
+        panel = load_panel(url, horizon=max(days))
+        for h in days:
+            split = holdout(panel, h)
+            scores.extend(_frycast(dataset, split, h, s))
+            for method, label in PEERS.items():
                 started = time.perf_counter()
-                preds = _statsforecast(train, h, method, s.n_jobs)
+                preds = _peer(method, split.train, h, s)
                 scores.append(
-                    _score(
-                        dataset,
-                        h,
-                        label,
-                        train,
-                        actual,
-                        *preds,
-                        seconds=time.perf_counter() - started,
-                    )
+                    _score(dataset, label, split, *preds, seconds=time.perf_counter() - started)
                 )
-            log.info("%s h=%d: %s", dataset, h, result.summary["models_chosen"])
     return scores
+
+
+def _frycast(dataset: str, split: Holdout, h: int, s: Settings) -> list[Score]:
+    """frycast's served (reconciled) forecast and its base bottom forecast, from one run."""
+    config = EngineConfig(
+        horizon=h,
+        fold_horizon=h,
+        folds=s.backtest_folds,
+        fold_step=s.fold_step,
+        models=s.model_names,
+        seed=s.seed,
+        n_jobs=s.n_jobs,
+    )
+    train = split.train
+    started = time.perf_counter()
+    result = run_hierarchical(train, config, reconciler=s.reconciler)
+    seconds = time.perf_counter() - started
+    keys = pd.Index(train.keys)
+    out = []
+    for label, frame, claimed in (
+        (f"frycast ({s.reconciler})", result.forecasts, "reconciled"),
+        ("frycast (base, selected)", result.bottom.forecasts, "base"),
+    ):
+        bottom = frame[
+            (frame["level"] == "restaurant_sku") & frame["reconciled"].eq(claimed == "reconciled")
+        ]
+        rows = keys.get_indexer(bottom["node_key"].iloc[::h])  # h rows per node
+        grids = []
+        for col in ("yhat", "yhat_lo80", "yhat_q50", "yhat_hi80"):
+            g = np.zeros((train.n_series, h))
+            g[rows] = bottom[col].to_numpy().reshape(-1, h)
+            grids.append(g)
+        yhat, lo, med, hi = grids
+        score = _score(dataset, label, split, yhat, lo, med, hi, seconds)
+        level = result.summary["levels"]["restaurant_sku"]
+        if claimed == "reconciled":
+            score.mase_claimed = level["mase_reconciled"]
+            score.coverage_claimed = level["coverage_reconciled"]
+        else:
+            score.mase_claimed = result.bottom.summary["selected"]["mase"]
+            score.coverage_claimed = result.bottom.summary["selected"]["coverage_80"]
+        out.append(score)
+    log.info("%s h=%d: %s", dataset, h, result.bottom.summary["models_chosen"])
+    log.info("%s h=%d backtest by level: %s", dataset, h, result.summary["levels"])
+    return out
 
 
 def _claimed(claimed: dict, score: Score) -> Score:
@@ -222,15 +349,19 @@ def claimed_vs_realised(scores: list[Score]) -> str:
 
 def format_table(scores: list[Score]) -> str:
     head = (
-        "| dataset | holdout | method | MASE | chain MASE | wQL | coverage 80% | vs AutoETS MASE |"
+        "| dataset | holdout | method | MASE all days | MASE open days | region MASE "
+        "| chain MASE | bias bottom / region / chain | wQL | coverage 80% | seconds "
+        "| vs AutoETS MASE |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     ets = {(x.dataset, x.holdout_days): x.mase for x in scores if x.method.startswith("AutoETS")}
     for x in scores:
         rel = x.mase / ets[(x.dataset, x.holdout_days)] - 1
         lines.append(
-            f"| {x.dataset} | {x.holdout_days} d | {x.method} | {x.mase:.3f} | {x.chain_mase:.3f} "
-            f"| {x.wql:.3f} | {x.coverage_80:.3f} | {rel:+.1%} |"
+            f"| {x.dataset} | {x.holdout_days} d | {x.method} | {x.mase:.3f} | {x.mase_open:.3f} "
+            f"| {x.region_mase:.3f} | {x.chain_mase:.3f} "
+            f"| {x.bias_bottom:+.1%} / {x.bias_region:+.1%} / {x.bias_chain:+.1%} "
+            f"| {x.wql:.3f} | {x.coverage_80:.3f} | {x.seconds:.0f} | {rel:+.1%} |"
         )
     return "\n".join(lines)
 

@@ -619,16 +619,23 @@ def bench_ui(rounds: Annotated[int, typer.Option(help="timed loads per page")] =
 
 @app.command("bench-accuracy")
 def bench_accuracy(
-    dataset: Annotated[list[str], typer.Option(help="london and/or demo")] = ["london", "demo"],  # noqa: B006
-    holdout: Annotated[list[int], typer.Option(help="held-out days")] = [28, 365],  # noqa: B006
+    dataset: Annotated[list[str], typer.Option(help="london, demo, closing")] = [  # noqa: B006
+        "london",
+        "demo",
+        "closing",
+    ],
+    holdout: Annotated[
+        list[int] | None,
+        typer.Option(help="held-out days (default: london and demo 28 and 365, closing 56)"),
+    ] = None,
 ) -> None:
-    """frycast vs seasonal naive vs AutoETS on held-out days (separate bench databases)."""
+    """frycast vs statsforecast and mlforecast peers on held-out days (separate databases)."""
     import logging
 
     from flows import bench_accuracy as bench
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    scores = bench.run(database_url(), tuple(dataset), tuple(holdout))
+    scores = bench.run(database_url(), tuple(dataset), tuple(holdout) if holdout else None)
     typer.echo(f"written to {bench.write(scores)}")
     typer.echo(bench.format_table(scores))
     typer.echo("\nclaimed (the run's own backtests) vs realised (the held-out days):")
