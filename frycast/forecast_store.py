@@ -161,8 +161,11 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
         columns=IMPORTANCE_COLUMNS,
     )
     check_quantiles(result.forecasts, f"run {run_id}")
+    values = result.forecasts.assign(run_id=run_id)
+    if "p_open" not in values:  # a result without open/closed days: unknown, not a number
+        values["p_open"] = None
     frames = {
-        "forecast.forecast_values": (VALUE_COLUMNS, result.forecasts.assign(run_id=run_id)),
+        "forecast.forecast_values": (VALUE_COLUMNS, values),
         "forecast.feature_importances": (IMPORTANCE_COLUMNS, importances),
         "forecast.backtest_metrics": (METRIC_COLUMNS, result.metrics.assign(run_id=run_id)),
         "forecast.model_selection": (SELECTION_COLUMNS, sel),

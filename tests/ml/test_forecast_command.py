@@ -28,11 +28,13 @@ def artifacts(tmp_path_factory) -> Path:
 def report(tiny_warehouse, artifacts):
     # GIVEN the tiny warehouse and settings that keep MLflow's artifacts in a temporary folder
     settings = Settings(FRYCAST_MLFLOW_ARTIFACTS=artifacts.as_uri(), FRYCAST_N_JOBS=1)
-    # WHEN a year is forecast with a cheap backtest, tracked and reconciled (the default)
+    # WHEN a year is forecast with a cheap backtest, tracked and reconciled (with MinT-shrink
+    # fixed: the default, auto, chooses per run; tests/ml/test_reconciler_choice.py)
     return run_forecast(
         tiny_warehouse,
         settings,
         track=True,
+        reconciler="mint_shrink",
         horizon=365,
         folds=2,
         fold_horizon=28,

@@ -59,7 +59,9 @@ def test_overview_shows_the_published_run_and_its_accuracy(warehouse):
     run_id, mase = query(
         warehouse,
         """select run_id, avg(mase) from marts.fct_forecast_accuracy
-            where published and level = 'restaurant_sku' and model = 'mint_shrink'
+            where published and level = 'restaurant_sku'
+              and model = (select config ->> 'reconciler' from forecast.forecast_runs r
+                            where r.run_id = fct_forecast_accuracy.run_id)
             group by run_id""",
     )[0]
     assert f"Published run {run_id}" in at.caption[0].value
