@@ -12,7 +12,7 @@ from pyarrow import csv as pa_csv
 
 from ml.panel import KNOWN_COLUMNS, Panel
 
-_CALENDAR = [c for c in KNOWN_COLUMNS if c != "discount_pct"]
+_CALENDAR = [c for c in KNOWN_COLUMNS if c not in ("discount_pct", "list_price")]
 STALE_AFTER_DAYS = 28  # a restaurant silent for longer is not forecast from the common origin
 
 
@@ -42,8 +42,8 @@ def load_panel(
     ones that need a forecast). A forecast has one origin, the last day of history, so restaurants
     that stopped reporting more than ``stale_after_days`` before it are left out (see
     :func:`stale_restaurants`; forecast them on their own with ``restaurants=[...]``). Known
-    features (``features.feat_calendar``, ``features.feat_planned_promotions``) run ``horizon``
-    days past the last day of history.
+    features (``features.feat_calendar``, ``features.feat_planned_promotions``,
+    ``features.feat_sku_prices``) run ``horizon`` days past the last day of history.
     """
     if stale_after_days is not None:
         stale = stale_restaurants(url, restaurants, stale_after_days)
@@ -95,6 +95,11 @@ def load_panel(
             "select restaurant_id, sku_id, promo_date, discount_pct "
             f"from features.feat_planned_promotions where promo_date >= '{first}'",
         )
+        prices = _copy_frame(
+            conn,
+            "select sku_id, price_date, list_price from features.feat_sku_prices"
+            f" where price_date between '{first}' and '{last + timedelta(days=horizon)}'",
+        )
         days = _copy_frame(
             conn,
             "select restaurant_id, calendar_day, is_open from features.feat_restaurant_days"
@@ -102,7 +107,7 @@ def load_panel(
             f" and ({_text_array_literal(restaurants)} is null"
             f" or restaurant_id = any({_text_array_literal(restaurants)}))",
         )
-    return build_panel(s, history, calendar, promos, horizon, days)
+    return build_panel(s, history, calendar, promos, horizon, days, prices)
 
 
 def restaurant_last_days(url: str, restaurants: list[str] | None = None) -> dict[str, date]:
@@ -136,11 +141,12 @@ def build_panel(
     promos: pd.DataFrame,
     horizon: int,
     restaurant_days: pd.DataFrame | None = None,
+    prices: pd.DataFrame | None = None,
 ) -> Panel:
     """Pivot long frames into a :class:`Panel` (series in the order of ``series``; ``history``
     has each row's series number in that order and its day number from the first day;
     ``restaurant_days`` says which days each restaurant was open, and which closures are
-    scheduled ahead)."""
+    scheduled ahead; ``prices`` has each SKU's list price per day, planned days included)."""
     series = series.reset_index(drop=True).copy()
     first, last = pd.Timestamp(series["first_day"].min()), pd.Timestamp(series["last_day"].max())
     dates = pd.date_range(first, last, freq="D")
@@ -172,6 +178,8 @@ def build_panel(
         keep = (rows >= 0) & (cols >= 0) & (cols < len(all_dates))
         discount[rows[keep], cols[keep]] = promos["discount_pct"].to_numpy(dtype=float)[keep]
     known["discount_pct"] = discount
+    if prices is not None and not prices.empty:
+        known["list_price"] = _sku_prices(series, prices, first, len(all_dates))
 
     series["product_group_code"] = pd.factorize(series["product_group"], sort=True)[0]
     series["region_code"] = series_region
@@ -191,6 +199,19 @@ def _open_flags(series: pd.DataFrame, days: pd.DataFrame, first, n_days: int) ->
         ok = (r >= 0) & (d >= 0) & (d < n_days)
         grid[r[ok], d[ok]] = _numeric(days["is_open"])[ok].astype(np.int8)
     return grid[restaurants.get_indexer(series["restaurant_id"])]
+
+
+def _sku_prices(series: pd.DataFrame, prices: pd.DataFrame, first, n_days: int) -> np.ndarray:
+    """(series × day) list price of each series' SKU; a day without a price row takes the
+    nearest one before it (else after it), so the array has no holes."""
+    skus = pd.Index(sorted(series["sku_id"].unique()))
+    grid = np.full((len(skus), n_days), np.nan)
+    s = skus.get_indexer(prices["sku_id"])
+    d = (pd.to_datetime(prices["price_date"]) - first).dt.days.to_numpy()
+    ok = (s >= 0) & (d >= 0) & (d < n_days)
+    grid[s[ok], d[ok]] = prices["list_price"].to_numpy(dtype=float)[ok]
+    grid = pd.DataFrame(grid).ffill(axis=1).bfill(axis=1).to_numpy()
+    return grid[skus.get_indexer(series["sku_id"])]
 
 
 def _numeric(col: pd.Series) -> np.ndarray:

@@ -197,7 +197,7 @@ class Chain:
     holidays: pd.DataFrame
     closures: pd.DataFrame
     promotions: pd.DataFrame
-    price_changes: pd.DataFrame  # sku_id, effective_on, price: the list price history
+    price_changes: pd.DataFrame  # sku_id, effective_on, price: the list price history and plan
 
 
 def build_chain(spec: ChainSpec) -> Chain:
@@ -211,7 +211,9 @@ def build_chain(spec: ChainSpec) -> Chain:
         holidays=_holidays(spec),
         closures=_closures(spec, restaurants),
         promotions=_promotions(spec, skus, restaurants),
-        price_changes=price_changes,
+        price_changes=pd.concat(
+            [price_changes, _planned_price_changes(spec, skus)], ignore_index=True
+        ),
     )
 
 
@@ -289,6 +291,19 @@ def _skus(spec: ChainSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
         columns=["sku_id", "name", "product_group", "list_price", "launched_on", "discontinued_on"],
     )
     return skus, pd.DataFrame(prices, columns=["sku_id", "effective_on", "price"])
+
+
+def _planned_price_changes(spec: ChainSpec, skus: pd.DataFrame) -> pd.DataFrame:
+    """List price changes already planned after the last day of data: about a third of the
+    SKUs rise 4-10 % on a day in the year ahead (the forecast should see them coming). Drawn
+    from their own generator, so nothing else in the chain moves."""
+    rng = _rng(spec, "planned-prices")
+    rows = []
+    for sku in skus.itertuples(index=False):
+        if rng.random() < 1 / 3:
+            day = spec.end + timedelta(days=int(rng.integers(30, 300)))
+            rows.append((sku.sku_id, day, round(sku.list_price * rng.uniform(1.04, 1.10), 2)))
+    return pd.DataFrame(rows, columns=["sku_id", "effective_on", "price"]).astype({"price": float})
 
 
 def _holidays(spec: ChainSpec) -> pd.DataFrame:

@@ -48,11 +48,12 @@ def _replace_synthetic(conn: psycopg.Connection, new_batch: int) -> None:
     if only_synthetic:
         # TRUNCATE is instant at 36 M rows, where DELETE would rewrite the table.
         conn.execute(
-            "truncate raw.daily_sales, raw.restaurant_closures, raw.promotions, raw.rejected_rows,"
-            " raw.restaurants, raw.skus"
+            "truncate raw.daily_sales, raw.restaurant_closures, raw.promotions, raw.price_changes,"
+            " raw.rejected_rows, raw.restaurants, raw.skus"
         )
     elif batches:
-        tables = ("daily_sales", "restaurant_closures", "promotions", "rejected_rows")
+        tables = ("daily_sales", "restaurant_closures", "promotions", "price_changes")
+        tables = (*tables, "rejected_rows")
         for table in (*tables, "restaurants", "skus"):
             conn.execute(f"delete from raw.{table} where batch_id = any(%s)", (batches,))
     if batches:
@@ -105,6 +106,12 @@ def load_chain(url: str, chain: Chain) -> SeedReport:
             "raw.promotions",
             [*chain.promotions.columns, "batch_id"],
             [chain.promotions.assign(batch_id=batch)],
+        )
+        copy_frames(
+            conn,
+            "raw.price_changes",
+            [*chain.price_changes.columns, "batch_id"],
+            [chain.price_changes.assign(batch_id=batch)],
         )
         merge_holidays(conn, chain.holidays)
         # imported restaurants' regions get calendars for the synthetic years too

@@ -2,8 +2,8 @@
 
 Series sit in rows of a wide array (series × day). NaN in ``y`` means no actual: the item was not
 yet on sale, or the restaurant was closed. ``known`` holds features that exist ahead of time
-(calendar, holidays, planned promotions) for the history *and* the forecast days; nothing in it
-may be derived from sales.
+(calendar, holidays, planned promotions and prices) for the history *and* the forecast days;
+nothing in it may be derived from sales.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-# Known-in-advance features per day: calendar of the series' region and its planned promotions.
+# Known-in-advance features per day: calendar of the series' region, its planned promotions and its
+# SKU's list price (planned changes included). The global models read the price as ratios
+# (ml.gbm_features.price_features), never as the raw level.
 KNOWN_COLUMNS = (
     "day_of_week",
     "day_of_year",
@@ -25,6 +27,7 @@ KNOWN_COLUMNS = (
     "doy_sin",
     "doy_cos",
     "discount_pct",
+    "list_price",
 )
 
 

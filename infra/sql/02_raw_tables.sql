@@ -124,6 +124,16 @@ create table if not exists raw.promotions (
     batch_id      bigint references raw.load_batches (batch_id) on delete cascade
 );
 
+-- The chain's list price per SKU from a day on: its history and the changes already planned (a
+-- price list is published ahead, so future rows are forecast-time features like promotions).
+create table if not exists raw.price_changes (
+    sku_id        text not null,
+    effective_on  date not null,
+    price         numeric(10, 2) not null,
+    batch_id      bigint references raw.load_batches (batch_id) on delete cascade,
+    primary key (sku_id, effective_on)
+);
+
 -- The dashboard's Data quality page shows rejected lines and load batches (read-only role).
 grant usage on schema raw to frycast_reader;
 grant select on raw.rejected_rows, raw.load_batches to frycast_reader;

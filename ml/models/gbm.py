@@ -7,6 +7,7 @@ import numpy as np
 from ml.gbm_features import (
     CATEGORICAL,
     EXTRA_WINDOW_RANGE,
+    MONOTONE,
     NotEnoughHistory,
     feature_columns,
     forecast_frame,
@@ -180,6 +181,7 @@ class LightGBMGlobal(_GlobalGBM):
             verbosity=-1,
         )
         cats = [c for c in CATEGORICAL if c in X.columns]
+        self.model_.set_params(monotone_constraints=[MONOTONE.get(c, 0) for c in X.columns])
         self.model_.fit(X, y, sample_weight=weight, categorical_feature=cats or "auto")
 
     def _predict_model(self, X) -> np.ndarray:
@@ -203,6 +205,8 @@ class XGBoostGlobal(_GlobalGBM):
 
         self.model_ = xgb.XGBRegressor(
             **self.hyper,
+            # by feature name (XGBoost >= 1.6 reads the DataFrame's columns)
+            monotone_constraints={c: MONOTONE[c] for c in X.columns if c in MONOTONE},
             tree_method="hist",
             random_state=self.seed,
             n_jobs=self.n_jobs,

@@ -78,10 +78,27 @@ def test_promotions_lift_units(small_chain):
 
 def test_list_prices_rise_and_raw_skus_carry_the_current_price(small_chain):
     chain, _ = small_chain
-    changes = chain.price_changes.groupby("sku_id")["price"].agg(["first", "last"])
+    past = chain.price_changes[chain.price_changes["effective_on"] <= chain.spec.end]
+    changes = past.groupby("sku_id")["price"].agg(["first", "last"])
     assert (changes["last"] > changes["first"]).all()  # every SKU got at least one rise
     current = chain.skus.set_index("sku_id")["list_price"]
     assert (current == changes["last"].reindex(current.index)).all()
+
+
+def test_planned_price_rises_lie_ahead_and_do_not_touch_the_sales(small_chain):
+    chain, sales = small_chain
+    planned = chain.price_changes[chain.price_changes["effective_on"] > chain.spec.end]
+    assert 0 < len(planned) < len(chain.skus)
+    assert planned["sku_id"].is_unique
+    current = chain.skus.set_index("sku_id")["list_price"].reindex(planned["sku_id"])
+    rise = planned["price"].to_numpy() / current.to_numpy()
+    assert ((rise > 1.03) & (rise < 1.11)).all()
+    # sold at the price in effect on the day: the planned price never appears in the history
+    last_day = sales[sales["sale_date"] == sales["sale_date"].max()]
+    regular = last_day[~last_day["on_promo"]].groupby("sku_id")["unit_price"].first()
+    shared = regular.index.intersection(current.index)
+    assert len(shared) > 0
+    np.testing.assert_allclose(regular[shared], current[shared], atol=0.01)
 
 
 def test_real_holiday_calendar_per_region(small_chain):
