@@ -10,9 +10,8 @@ import pandas as pd
 import psycopg
 from pyarrow import csv as pa_csv
 
-from ml.panel import KNOWN_COLUMNS, Panel
+from ml.panel import CALENDAR_COLUMNS, Panel
 
-_CALENDAR = [c for c in KNOWN_COLUMNS if c not in ("discount_pct", "list_price")]
 STALE_AFTER_DAYS = 28  # a restaurant silent for longer is not forecast from the common origin
 
 
@@ -87,7 +86,7 @@ def load_panel(
         )
         calendar = _copy_frame(
             conn,
-            f"select region, date_day, {', '.join(_CALENDAR)} from features.feat_calendar "
+            f"select region, date_day, {', '.join(CALENDAR_COLUMNS)} from features.feat_calendar "
             f"where date_day between '{first}' and '{last + timedelta(days=horizon)}'",
         )
         promos = _copy_frame(
@@ -167,7 +166,7 @@ def build_panel(
     d_idx = (cal["date_day"] - first).dt.days.to_numpy()
     ok = (d_idx >= 0) & (d_idx < len(all_dates))
     series_region = regions.get_indexer(series["region"])
-    for col in _CALENDAR:
+    for col in CALENDAR_COLUMNS:
         grid = np.full((len(regions), len(all_dates)), np.nan)
         grid[r_idx[ok], d_idx[ok]] = _numeric(cal[col])[ok]
         known[col] = grid[series_region]

@@ -40,7 +40,7 @@ from ml.selection import select_models
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("snaive", "snaive_yearly", "weekday_mean")
+BASELINES = ("snaive", "snaive_yearly", "weekday_mean", "launch_curve")
 # specialists for items sold on few days: they compete, but are not averaged into the combo
 INTERMITTENT = ("tsb", "adida", "imapa")
 AGGREGATE_LEVELS = ("chain", "region", "restaurant", "product_group")
@@ -67,7 +67,10 @@ class EngineConfig:
         "imapa",
     )
     combo: bool = True  # add "combo": the mean of the non-baseline models
-    fallback: str = "weekday_mean"
+    fallback: str = "weekday_mean"  # serves a series its chosen model could not forecast
+    # serves the series without backtest actuals (new items, new restaurants): their own few
+    # days shrunk to what the same item sells elsewhere, on the group's launch curve
+    new_series_model: str = "launch_curve"
     # a model that could not fit more than this share of its backtest series-folds does not
     # compete in selection (its scores would come from the easy series only)
     max_failed_share: float = 0.2
@@ -131,8 +134,8 @@ def run_engine(
     )
     fold_h = min(config.fold_horizon, config.horizon)
     folds = make_folds(len(panel.dates), config.folds, fold_h, config.fold_step)
-    # the fallback is always backtested: new series get it, and it needs a calibration
-    names = list(dict.fromkeys([*config.models, config.fallback]))
+    # the fallback and the new series' model are always backtested: they need a calibration
+    names = list(dict.fromkeys([*config.models, config.fallback, config.new_series_model]))
     with stage("backtest"):
         bt = run_backtest(panel, factory, names, folds, mapper, n_chunks, config.global_partitions)
     members = combo_members(config)
@@ -140,7 +143,8 @@ def run_engine(
         bt.predictions["combo"] = np.mean([bt.predictions[m] for m in members], axis=0)
     names = list(bt.predictions)
 
-    # candidates are the models asked for (the fallback only serves series without scores),
+    # candidates are the models asked for (the fallback and the new series' model serve series
+    # that failed or have no scores),
     # less those that failed on too many series
     fits = len(folds) * panel.n_series
     # a series with no day of history at a fold's origin is no model's failure: no model could
@@ -285,7 +289,7 @@ def _choose(
     selection = select_models(
         series_mase,
         segments=volume_class(zero_share),
-        fallback=config.fallback,
+        fallback=config.new_series_model,
         series_margin=config.series_margin,
         min_segment_series=config.min_segment_series,
     )

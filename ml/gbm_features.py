@@ -183,9 +183,14 @@ def price_features(
     o = origin
     lp = panel.known["list_price"]
     disc = panel.known.get("discount_pct")
-    paid = lp if disc is None else lp * (1 - np.nan_to_num(disc) / 100)
+    window = slice(max(0, o - 27), o + 1)
+    # the price paid on the few cells read, not on the whole (series × day) array per origin
+    paid_window, paid_t = lp[:, window], lp[series, t]
+    if disc is not None:
+        paid_window = paid_window * (1 - np.nan_to_num(disc[:, window]) / 100)
+        paid_t = paid_t * (1 - np.nan_to_num(disc[series, t]) / 100)
     with np.errstate(all="ignore"):
-        recent = np.nanmean(paid[:, max(0, o - 27) : o + 1], axis=1)
+        recent = np.nanmean(paid_window, axis=1)
         year = np.nanmean(lp[:, max(0, o - 363) : o + 1], axis=1)
         list_vs_year = lp[series, t] / year[series]
         # the group's mean change on each target day, over its series
@@ -203,7 +208,7 @@ def price_features(
         np.add.at(count, g, ~np.isnan(change))
         group_change = total / count
         return {
-            "price_vs_recent": paid[series, t] / recent[series],
+            "price_vs_recent": paid_t / recent[series],
             "list_price_vs_year": list_vs_year,
             "list_price_vs_group": list_vs_year / group_change[g[series], at],
         }

@@ -16,7 +16,7 @@ import pandas as pd
 # Known-in-advance features per day: calendar of the series' region, its planned promotions and its
 # SKU's list price (planned changes included). The global models read the price as ratios
 # (ml.gbm_features.price_features), never as the raw level.
-KNOWN_COLUMNS = (
+CALENDAR_COLUMNS = (  # per region and day, from features.feat_calendar
     "day_of_week",
     "day_of_year",
     "month_of_year",
@@ -26,9 +26,8 @@ KNOWN_COLUMNS = (
     "days_since_last_holiday",
     "doy_sin",
     "doy_cos",
-    "discount_pct",
-    "list_price",
 )
+KNOWN_COLUMNS = (*CALENDAR_COLUMNS, "discount_pct", "list_price")
 
 
 @dataclass(frozen=True)

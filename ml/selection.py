@@ -3,7 +3,8 @@
 Every series belongs to a segment (its volume class: smooth or intermittent). The model with the
 lowest mean MASE over a segment's series and folds is that segment's choice; a segment with fewer
 than ``min_segment_series`` scored series takes the panel-wide winner instead. Series without
-backtest actuals (new or short) get the fallback model.
+backtest actuals (new or short) get the fallback model (the engine's new-series model,
+``ml.models.launch``).
 
 Why not each series' own best model: with a handful of folds, a series' own scores are noisy, and
 picking the per-series minimum picks luck. On the London takeaway holdouts, letting series switch
@@ -71,7 +72,7 @@ def select_models(
                     None,
                     None,
                     seg,
-                    "no backtest actuals (new or short): fallback",
+                    f"no backtest actuals (new or short): fallback {fallback}",
                     "{}",
                 )
             )

@@ -8,6 +8,7 @@ ALL_MODELS = (
     "snaive",
     "snaive_yearly",
     "weekday_mean",
+    "launch_curve",
     "ets",
     "theta",
     "arima",
@@ -26,6 +27,7 @@ def build_model(
     """A fresh, unfitted model called ``name`` (one of ``ALL_MODELS``)."""
     from ml.models.gbm import LightGBMGlobal, XGBoostGlobal
     from ml.models.intermittent import KINDS, IntermittentForecaster
+    from ml.models.launch import LaunchCurve
     from ml.models.naive import SeasonalNaive, WeekdayMean
     from ml.models.prophet import ProphetForecaster
     from ml.models.statistical import SktimeForecaster
@@ -36,6 +38,8 @@ def build_model(
         return SeasonalNaive(yearly=True)
     if name == "weekday_mean":
         return WeekdayMean()
+    if name == "launch_curve":
+        return LaunchCurve(**(params or {}))
     if name in ("ets", "theta", "arima"):
         return SktimeForecaster(name, n_jobs=n_jobs)
     if name == "prophet":

@@ -97,7 +97,9 @@ def test_selection_is_explained(tiny_panel, result):
 def test_bottom_metrics_are_each_series_own_scores(tiny_panel, result):
     m = result.metrics
     bottom = m[(m["level"] == "restaurant_sku") & (m["model"] != "selected")]
-    assert len(bottom) == tiny_panel.n_series * 2 * 3  # series × folds × models
+    # series × folds × models (the new-series model is always backtested: it needs a calibration)
+    assert set(bottom["model"]) == {*CHEAP.models, "launch_curve"}
+    assert len(bottom) == tiny_panel.n_series * 2 * 4
     assert set(m["level"]) == {"restaurant_sku", "chain", "region", "restaurant", "product_group"}
     # bands are scored on the folds with earlier data to calibrate on (the oldest has none)
     scored = bottom["fold"] == result.backtest.folds[0].index
@@ -148,7 +150,7 @@ def test_chain_metrics_score_the_sum_of_the_series(tiny_panel, result):
 def test_summary_names_the_models(result):
     assert result.summary["default_model"] in CHEAP.models
     assert sum(result.summary["models_chosen"].values()) == len(result.selection)
-    assert set(result.summary["per_model"]) == set(CHEAP.models)
+    assert set(result.summary["per_model"]) == {*CHEAP.models, "launch_curve"}
     assert "lightgbm" in result.fitted  # the best global model is always refitted
 
 
@@ -240,7 +242,7 @@ def test_a_new_item_gets_the_fallback_forecast(with_new_item):
         horizon=28, folds=2, fold_horizon=28, fold_step=28, models=("snaive", "weekday_mean")
     )
     result = run_engine(with_new_item, config)
-    _assert_new_item_gets_the_fallback(with_new_item, result, "weekday_mean")
+    _assert_new_item_gets_the_fallback(with_new_item, result, "launch_curve")
 
 
 # a bug found here (KeyError: 'weekday_mean'): the fallback was not backtested, so it had no
@@ -251,7 +253,7 @@ def test_a_new_item_gets_the_fallback_even_when_it_is_not_among_the_models(with_
         horizon=28, folds=2, fold_horizon=28, fold_step=28, models=("snaive", "snaive_yearly")
     )
     result = run_engine(with_new_item, config)
-    _assert_new_item_gets_the_fallback(with_new_item, result, "weekday_mean")
+    _assert_new_item_gets_the_fallback(with_new_item, result, "launch_curve")
 
 
 # --- select_models by hand -----------------------------------------------------------------------
@@ -299,7 +301,7 @@ def test_too_small_segments_take_the_panel_wide_best():
     assert sel.attrs["segment_models"] == {"smooth": "B", "intermittent": "B"}
     assert list(sel["model"][:4]) == ["B"] * 4
     assert sel["runner_up"][0] == "A"  # A is better on series 0, but one series is not enough
-    assert sel["model"][4] == "weekday_mean"  # the default fallback
+    assert sel["model"][4] == "weekday_mean"  # select_models' default fallback
 
 
 def test_a_series_switches_only_when_it_wins_every_fold_by_the_margin():
@@ -441,9 +443,10 @@ def test_series_a_model_cannot_fit_are_counted_and_served_by_the_fallback():
     assert fallbacks["backtest"] == {"history too short": 6}  # 3 series x 2 folds
     assert fallbacks["final"] == {"history too short": 3}
     assert fallbacks["failed_share"] == pytest.approx(6 / 30)
-    # AND the 3 series are served (and labelled) by the fallback, never by a stand-in "ets"
+    # AND the 3 series (new: no backtest score) are served (and labelled) by the new series'
+    # model, never by a stand-in "ets"
     sel = result.selection
-    assert list(sel.loc[12:, "model"]) == ["weekday_mean"] * 3
+    assert list(sel.loc[12:, "model"]) == ["launch_curve"] * 3
     assert list(sel.loc[:11, "model"]) == ["ets"] * 12
     assert result.forecasts[["yhat", "yhat_lo80", "yhat_hi80"]].notna().all().all()
     ets_scores = result.metrics[(result.metrics["model"] == "ets") & result.metrics["node_key"]
@@ -493,7 +496,7 @@ def test_new_series_served_by_the_fallback_get_bands_from_every_series():
     point, lo, med, hi = result.served_backtest
     sel = result.nested[0][0]
     assert (sel["model"].iloc[:3] == "snaive").all()
-    assert (sel["model"].iloc[3:] == "weekday_mean").all()
+    assert (sel["model"].iloc[3:] == "launch_curve").all()
     for a in (point, lo, med, hi):
         assert np.isfinite(a[0, 3:]).all()
     assert (hi[0, 3:] > lo[0, 3:]).all()

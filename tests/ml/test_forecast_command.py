@@ -125,7 +125,7 @@ def test_backtests_and_selection_are_stored(tiny_warehouse, report):
                 where run_id = %s and level = 'restaurant_sku'""",
             (report.run_id,),
         )
-        == 5  # 3 models, the selected base forecast and the reconciled one
+        == 6  # 3 models, the new series' model, the selected base forecast and the reconciled one
     )
     assert (
         scalar(
@@ -269,7 +269,7 @@ def test_the_cli_forecasts_the_tiny_warehouse(tiny_warehouse, report, artifacts)
         tiny_warehouse,
         "select count(*) from forecast.backtest_metrics where run_id = %s and level = %s",
         (run_id, "restaurant_sku"),
-    ) == n_series * 2 * (len(MODELS) + 1)  # the candidates and the served ('selected')
+    ) == n_series * 2 * (len(MODELS) + 2)  # the candidates, launch_curve and the served
     assert (
         scalar(
             tiny_warehouse,

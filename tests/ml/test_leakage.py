@@ -176,6 +176,19 @@ def test_model_forecasts_do_not_move_when_the_future_changes(tiny_panel, name):
     assert not forecasts_move_with_future(make_model, tiny_panel, 500, 28)
 
 
+def test_the_launch_curve_ignores_the_future_of_a_young_item(tiny_panel):
+    # the cold-start path (peers, weekday shape, launch curve) only runs for series launched
+    # shortly before the origin: one launched 20 days before it, one 3 days
+    y = tiny_panel.y.copy()
+    y[5, :480], y[2, :497] = np.nan, np.nan
+    young = replace(tiny_panel, y=y)
+
+    def make_model(panel: Panel) -> Forecaster:
+        return build_model("launch_curve")
+
+    assert not forecasts_move_with_future(make_model, young, 500, 28)
+
+
 # --- the chance of opening, through the backtest -------------------------------------------------
 
 
