@@ -75,6 +75,8 @@ class Score:
     # holdout) beside what the holdout realised (mase, coverage_80 above)
     mase_claimed: float | None = None
     coverage_claimed: float | None = None
+    # frycast only: realised 80 % coverage per level and horizon bucket ({level: {bucket: c}})
+    coverage_by: dict | None = None
 
     @property
     def mase_realised(self) -> float:
@@ -317,10 +319,72 @@ def _frycast(dataset: str, split: Holdout, h: int, s: Settings) -> list[Score]:
         else:
             score.mase_claimed = result.bottom.summary["selected"]["mase"]
             score.coverage_claimed = result.bottom.summary["selected"]["coverage_80"]
+        source = result.forecasts if claimed == "reconciled" else _base_rows(result)
+        score.coverage_by = coverage_by(source, claimed == "reconciled", split)
         out.append(score)
     log.info("%s h=%d: %s", dataset, h, result.bottom.summary["models_chosen"])
     log.info("%s h=%d backtest by level: %s", dataset, h, result.summary["levels"])
     return out
+
+
+COVERAGE_BUCKETS = ((1, 28), (29, 91), (92, 182), (183, 365))
+
+
+def _base_rows(result) -> pd.DataFrame:
+    """Every level's base (unreconciled) rows: the bottom engine's and the aggregates'."""
+    base = result.forecasts[~result.forecasts["reconciled"]]
+    if (base["level"] == "restaurant_sku").any():
+        return base
+    return pd.concat([base, result.bottom.forecasts], ignore_index=True)
+
+
+def coverage_by(frame: pd.DataFrame, reconciled: bool, split: Holdout) -> dict:
+    """Realised 80 % coverage of frycast's bands on the held-out days, per level (the bottom,
+    regions, the chain) and horizon bucket: the goal is 0.77-0.83 in every cell."""
+    actual = split.actual
+    h = actual.shape[1]
+    codes, names = pd.factorize(split.regions)
+    truth = {
+        "restaurant_sku": (pd.Index(split.train.keys), actual),
+        "region": (pd.Index(names), _group(actual, codes, len(names))),
+        "chain": (pd.Index(["chain"]), actual.sum(axis=0, keepdims=True)),
+    }
+    out = {}
+    for level, (keys, act) in truth.items():
+        rows = frame[(frame["level"] == level) & frame["reconciled"].eq(reconciled)]
+        if rows.empty:
+            continue
+        idx = keys.get_indexer(rows["node_key"])
+        day = (pd.to_datetime(rows["forecast_date"]) - split.train.end).dt.days.to_numpy() - 1
+        ok = (idx >= 0) & (day >= 0) & (day < h)
+        a = act[idx[ok], day[ok]]
+        lo, hi = rows["yhat_lo80"].to_numpy()[ok], rows["yhat_hi80"].to_numpy()[ok]
+        inside = (a >= lo) & (a <= hi)
+        scored = np.isfinite(a) & np.isfinite(lo) & np.isfinite(hi)
+        out[level] = {}
+        for first, last in COVERAGE_BUCKETS:
+            cell = scored & (day[ok] >= first - 1) & (day[ok] <= last - 1)
+            if cell.any():
+                out[level][f"{first}-{min(last, h)}"] = round(float(inside[cell].mean()), 3)
+    return out
+
+
+def coverage_table(scores: list[Score]) -> str:
+    """frycast's realised 80 % coverage per level and horizon bucket (goal 0.77-0.83)."""
+    lines = ["| dataset | holdout | method | level | " + " | ".join(
+        f"days {a}-{b}" for a, b in COVERAGE_BUCKETS) + " |"]  # fmt: skip
+    lines.append("|---" * (4 + len(COVERAGE_BUCKETS)) + "|")
+    for x in scores:
+        for level, cells in (x.coverage_by or {}).items():
+            vals = []
+            for a, _ in COVERAGE_BUCKETS:
+                key = next((k for k in cells if k.startswith(f"{a}-")), None)
+                vals.append(f"{cells[key]:.3f}" if key else "—")
+            lines.append(
+                f"| {x.dataset} | {x.holdout_days} d | {x.method} | {level} | "
+                + " | ".join(vals) + " |"
+            )  # fmt: skip
+    return "\n".join(lines)
 
 
 def _claimed(claimed: dict, score: Score) -> Score:

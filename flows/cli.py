@@ -640,6 +640,8 @@ def bench_accuracy(
     typer.echo(bench.format_table(scores))
     typer.echo("\nclaimed (the run's own backtests) vs realised (the held-out days):")
     typer.echo(bench.claimed_vs_realised(scores))
+    typer.echo("")
+    typer.echo(bench.coverage_table(scores))
 
 
 @app.command("bench")

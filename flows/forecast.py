@@ -18,10 +18,11 @@ from frycast.forecast_store import (
     set_run_config,
     write_results,
 )
-from frycast.panel_io import load_panel, stale_restaurants
+from frycast.panel_io import load_panel, restaurant_last_days, stale_restaurants
 from frycast.settings import Settings, get_settings
 from frycast.stages import stage
 from ml.engine import EngineConfig, EngineResult, run_engine
+from ml.gaps import bridge_gaps, bridgeable
 
 log = logging.getLogger(__name__)
 COHERENCE_TOLERANCE = 1e-6  # relative; the dbt test assert_reconciled_forecasts_add_up agrees
@@ -35,7 +36,7 @@ class ForecastReport:
     rows_written: dict[str, int]
     summary: dict  # the bottom level's engine summary
     reconciliation: dict | None
-    skipped: dict
+    skipped: dict  # stale restaurants left out: {restaurant: last day}
     mlflow_run_id: str | None
     model_version: str | None  # registered in MLflow; the champion once the run is published
     seconds: float
@@ -122,13 +123,23 @@ def _forecast(
     mlflow_run_id = version = None
     try:
         tracker = make_tracker(url, s) if track else None
-        stale = stale_restaurants(url, restaurants, s.stale_after_days)
-        note = (
+        stale, bridged = stale_restaurants(url, restaurants, s.stale_after_days), {}
+        if stale and s.stale_restaurants == "forecast":
+            last_days = restaurant_last_days(url, restaurants)
+            bridged, stale = bridgeable(stale, max(last_days.values()))
+            restaurants = [r for r in last_days if r not in stale]
+        said = [
             "not forecast (data ends long before the others'; run them with --restaurant): "
             + ", ".join(f"{r} (last day {d})" for r, d in sorted(stale.items()))
             if stale
-            else None
-        )
+            else "",
+            "forecast from the common origin across a gap in their data (bridged days are not "
+            "scored; marts.fct_forecast.data_ends_on): "
+            + ", ".join(f"{r} (last day {d})" for r, d in sorted(bridged.items()))
+            if bridged
+            else "",
+        ]
+        note = "; ".join(x for x in said if x) or None
         if note:
             log.warning(note)
         with stage("load panel"):
@@ -136,8 +147,10 @@ def _forecast(
                 url,
                 horizon=config.horizon,
                 restaurants=restaurants,
-                stale_after_days=s.stale_after_days,
+                stale_after_days=None if bridged else s.stale_after_days,
             )
+            if bridged:
+                panel = bridge_gaps(panel, bridged)
         log.info("panel: %d series × %d days", panel.n_series, len(panel.dates))
         if tracker is None:
             result = _run(panel, config, s, None, reconciler)
@@ -183,6 +196,8 @@ def _forecast(
                 # restaurants left out for stopping reporting (the Runs page names them)
                 "stale_restaurants": {r: str(d) for r, d in sorted(stale.items())},
                 "stale_after_days": s.stale_after_days,
+                # forecast from the common origin anyway (FRYCAST_STALE_RESTAURANTS=forecast)
+                "bridged_restaurants": {r: str(d) for r, d in sorted(bridged.items())},
             },
         )
         for said in (facts.get("folds_used"), facts.get("evaluation")):

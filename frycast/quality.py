@@ -312,8 +312,9 @@ def partial_days(url: str) -> Check:
 
 def silent_restaurants(url: str, after_days: int) -> Check:
     """Restaurants whose data ends more than ``after_days`` before the latest restaurant's: they
-    stopped reporting, and the forecast from the common origin leaves them out. A warning naming
-    each with its last day (FRYCAST_STALE_AFTER_DAYS sets the threshold)."""
+    stopped reporting, and the forecast from the common origin leaves them out (or bridges their
+    gap: FRYCAST_STALE_RESTAURANTS=forecast). A warning naming each with its last day
+    (FRYCAST_STALE_AFTER_DAYS sets the threshold)."""
     from frycast.panel_io import stale_restaurants
 
     try:

@@ -67,7 +67,16 @@ class Settings(BaseSettings):
         alias="FRYCAST_STALE_AFTER_DAYS",
         description="A restaurant whose data ends more than this many days before the latest "
         "restaurant's is not forecast from the common origin: it is named on the Runs page and in "
-        "the data-quality review (forecast it on its own with --restaurant)",
+        "the data-quality review (forecast it on its own with --restaurant, or bridge its gap "
+        "with FRYCAST_STALE_RESTAURANTS=forecast)",
+    )
+    stale_restaurants: Literal["skip", "forecast"] = Field(
+        default="skip",
+        alias="FRYCAST_STALE_RESTAURANTS",
+        description="skip: a stale restaurant is left out of the run (named on the Runs page); "
+        "forecast: it is forecast from the common origin, its missing days (up to a year) "
+        "bridged with its own weekday means, never scored, and flagged in marts.fct_forecast "
+        "(data_ends_on, history_gap_days)",
     )
     models: str = Field(
         default="snaive,weekday_mean,ets,theta,lightgbm,xgboost,tsb,adida,imapa",

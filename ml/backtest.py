@@ -191,6 +191,8 @@ def run_backtest(
     zero = np.full((n_f, n_s), np.nan)
     for i, fold in enumerate(folds):
         actuals[i] = panel.y[:, fold.test.start : fold.test.stop]
+        if panel.imputed is not None:  # a bridged gap is not an actual: never scored
+            actuals[i][panel.imputed[:, fold.test.start : fold.test.stop]] = np.nan
         train = panel.y[:, : fold.origin + 1]
         scales[i] = seasonal_naive_scale(train)
         zero[i] = zero_share_91(train)

@@ -80,8 +80,17 @@ def aggregate_panel(panel: Panel, h: Hierarchy) -> Panel:
         open_ = np.full((len(series), len(panel.all_dates)), -1, dtype=np.int8)
         has = row.notna().to_numpy()
         open_[has] = panel.open[row[has].astype(int).to_numpy()]
+    imputed = None
+    if panel.imputed is not None:  # a node's day with any bridged member is not an actual
+        imputed = np.asarray(A @ panel.imputed.astype(np.float32)) > 0
     return Panel(
-        series=series, dates=panel.dates, y=y, all_dates=panel.all_dates, known=known, open=open_
+        series=series,
+        dates=panel.dates,
+        y=y,
+        all_dates=panel.all_dates,
+        known=known,
+        open=open_,
+        imputed=imputed,
     )
 
 

@@ -49,6 +49,9 @@ class Panel:
     known: dict[str, np.ndarray] = field(default_factory=dict)
     open: np.ndarray | None = None
     open_ahead: bool = True
+    # (series × history day) True where y was bridged, not observed (ml.gaps): models read it,
+    # backtests never score it
+    imputed: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.y.shape != (len(self.series), len(self.dates)):
@@ -62,6 +65,8 @@ class Panel:
                 raise ValueError(f"known[{name!r}] has shape {arr.shape}")
         if self.open is not None and self.open.shape != (len(self.series), len(self.all_dates)):
             raise ValueError(f"open has shape {self.open.shape}")
+        if self.imputed is not None and self.imputed.shape != self.y.shape:
+            raise ValueError(f"imputed has shape {self.imputed.shape}")
 
     @property
     def n_series(self) -> int:
@@ -83,7 +88,11 @@ class Panel:
         """The panel as it was known at day index ``origin`` (inclusive): nothing after it (not
         even closures: which of them were scheduled in advance is not recorded)."""
         return replace(
-            self, dates=self.dates[: origin + 1], y=self.y[:, : origin + 1], open_ahead=False
+            self,
+            dates=self.dates[: origin + 1],
+            y=self.y[:, : origin + 1],
+            open_ahead=False,
+            imputed=None if self.imputed is None else self.imputed[:, : origin + 1],
         )
 
     def future_dates(self, h: int) -> pd.DatetimeIndex:
@@ -112,6 +121,7 @@ class Panel:
             y=self.y[rows],
             known={k: v[rows] for k, v in self.known.items()},
             open=None if self.open is None else self.open[rows],
+            imputed=None if self.imputed is None else self.imputed[rows],
         )
 
 

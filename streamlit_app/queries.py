@@ -78,6 +78,10 @@ def runs() -> pd.DataFrame:
                                      order by st.key)
                      from jsonb_each(coalesce(r.config -> 'stale_restaurants', '{}')) as st)
                       as not_forecast_stale,
+                  (select string_agg(b.key || ' (data ends ' || (b.value #>> '{}') || ')', ', '
+                                     order by b.key)
+                     from jsonb_each(coalesce(r.config -> 'bridged_restaurants', '{}')) as b)
+                      as forecast_across_gap,
                   r.mlflow_run_id, r.pipeline, r.message
              from forecast.forecast_runs r join forecast.run_states s using (run_id)
             order by r.run_id desc limit 200"""

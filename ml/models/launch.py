@@ -67,7 +67,9 @@ class LaunchCurve(Forecaster):
         groups = _codes(panel, "product_group")
 
         # peers need to know which series are the same item elsewhere (not so an aggregate's)
-        has_peers = {"restaurant_id", "sku_id"} <= set(panel.series.columns)
+        has_peers = all(
+            c in panel.series and panel.series[c].notna().all() for c in ("restaurant_id", "sku_id")
+        )
         shape = self._weekday_shape(
             y[:, recent], dow[recent], restaurants, established, np.unique(restaurants[self._young])
         )

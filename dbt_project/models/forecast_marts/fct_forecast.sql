@@ -16,6 +16,8 @@ chosen_run as (
         runs.run_id,
         runs.history_end,
         runs.published_at,
+        -- restaurants forecast across a gap in their data (FRYCAST_STALE_RESTAURANTS=forecast)
+        coalesce(runs.config -> 'bridged_restaurants', '{}'::jsonb) as bridged,
         coalesce(runs.config ->> 'reconciler', 'none') <> 'none' as is_reconciled
     from runs
     cross join latest_published
@@ -50,7 +52,9 @@ select
     v.reconciled,
     r.history_end,
     r.published_at,
-    (v.forecast_date - r.history_end) as horizon_day
+    (v.forecast_date - r.history_end) as horizon_day,
+    (r.bridged ->> v.restaurant_id)::date as data_ends_on,
+    r.history_end - (r.bridged ->> v.restaurant_id)::date as history_gap_days
 from {{ source('forecast', 'forecast_values') }} as v
 inner join chosen_run as r
     on v.run_id = r.run_id and v.reconciled = r.is_reconciled
