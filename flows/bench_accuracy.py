@@ -308,7 +308,9 @@ def _frycast(dataset: str, split: Holdout, h: int, s: Settings) -> list[Score]:
         grids = []
         for col in ("yhat", "yhat_lo80", "yhat_q50", "yhat_hi80"):
             g = np.zeros((train.n_series, h))
-            g[rows] = bottom[col].to_numpy().reshape(-1, h)
+            # a series first sold in the held-out days has no base forecast (no history):
+            # 0, as the peers' zero-filled series give
+            g[rows] = np.nan_to_num(bottom[col].to_numpy().reshape(-1, h))
             grids.append(g)
         yhat, lo, med, hi = grids
         score = _score(dataset, label, split, yhat, lo, med, hi, seconds)

@@ -233,7 +233,9 @@ def _reconciled_result(
     def reconciled(name: str) -> dict:
         """The served reconciliation with ``name`` and its out-of-sample backtest."""
         method = build_reconciler(name)
-        rec = _reconcile(method, h, base, residuals, history, shut[0])
+        # a node no model could forecast (no day of history at the origin: a backtest's or a
+        # benchmark's item launched after it) enters as 0, as on the folds, not as NaN
+        rec = _reconcile(method, h, np.nan_to_num(base), residuals, history, shut[0])
         rec_every = _reconcile_folds(method, h, every, residuals, history, folds, shut=shut[1])
         bands = _path_quantiles(
             bt_act - rec_every, rec, seasonal_naive_scale(h.aggregate_observed(history)), levels

@@ -63,3 +63,18 @@ def test_a_method_that_worsens_the_bottom_level_is_not_chosen(tiny_panel):
     assert np.nanmean(mase(act[:2], rec["mint_shrink"][:2], scales[:2])) < np.nanmean(
         mase(act[:2], rec["bottom_up"][:2], scales[:2])
     )
+
+
+# a bug found by `make bench-accuracy` (London, 365 days held out: an item first sold during the
+# held-out year has no day of history at the origin): its NaN base forecast reached the
+# reconciler's solver ("array must not contain infs or NaNs")
+def test_a_series_without_history_at_the_origin_does_not_break_reconciliation(tiny_panel):
+    from dataclasses import replace
+
+    y = tiny_panel.y.copy()
+    y[-1] = np.nan  # launched after the origin: nothing observed yet
+    result = run_hierarchical(replace(tiny_panel, y=y), CONFIG, reconciler="auto")
+    f = result.forecasts[result.forecasts["reconciled"]]
+    assert np.isfinite(f[["yhat", "yhat_lo80", "yhat_hi80"]].to_numpy()).all()
+    new = f[f["node_key"] == tiny_panel.keys[-1]]
+    assert len(new) == CONFIG.horizon and (new["yhat"] >= 0).all()
