@@ -349,7 +349,7 @@ def coverage_by(frame: pd.DataFrame, reconciled: bool, split: Holdout) -> dict:
     truth = {
         "restaurant_sku": (pd.Index(split.train.keys), actual),
         "region": (pd.Index(names), _group(actual, codes, len(names))),
-        "chain": (pd.Index(["chain"]), actual.sum(axis=0, keepdims=True)),
+        "chain": (pd.Index(["chain"]), _group(actual, np.zeros(len(actual), int), 1)),
     }
     out = {}
     for level, (keys, act) in truth.items():

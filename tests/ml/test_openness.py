@@ -197,3 +197,18 @@ def test_forecasting_closed_days_scores_better_on_every_day_than_filling_them(cl
     assert score(bt.predictions["snaive"] * bt.p_open) <= score(
         blind.backtest.predictions["snaive"]
     )
+
+
+# a bug found by the accuracy benchmark: backtests carry P(open) as float32, and 1 - 0.1 / p at a
+# float32 p of 1 moved a band's top of exactly 1 unit to 0.99999994, so an intermittent item's
+# sale of 1 fell outside it: London's claimed 80 % coverage read 0.52 against a realised 0.81
+def test_a_certain_opening_leaves_the_band_exactly_as_it_was():
+    point, lo, med, hi = (np.array([[5.0, 0.2]]), np.array([[2.0, 0.0]]),
+                          np.array([[5.0, 0.0]]), np.array([[8.0, 1.0]]))  # fmt: skip
+    for dtype in (np.float32, np.float64):
+        out = with_openness((point, lo, med, hi), np.ones((1, 2), dtype=dtype))
+        for got, want in zip(out, (point, lo, med, hi), strict=True):
+            np.testing.assert_array_equal(got, want)
+    # below 1 the mixture still moves the band down (a chance of a closed day, 0 units)
+    half = with_openness((point, lo, med, hi), np.full((1, 2), 0.5, dtype=np.float32))
+    assert half[0][0, 0] == 2.5 and half[1][0, 0] == 0.0 and half[3][0, 0] < 8.0
