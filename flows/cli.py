@@ -175,6 +175,10 @@ def _import(source: str, file: Path, strict: bool, load) -> None:
 
 
 _STRICT = typer.Option(help="exit 1 when any line was rejected (good lines still load)")
+_COUNTRY = typer.Option(
+    help="the restaurants' regions are in this country (holidays package code: GB, JP, US, ...)"
+)
+_SUBDIVISION = typer.Option(help="and this subdivision of it (ENG; 13 for Tokyo; CA)")
 
 
 @import_app.command("daily")
@@ -190,22 +194,84 @@ def import_daily_cmd(
             "out sold none); without it, a day with few of the restaurant's usual items is partial"
         ),
     ] = False,
+    restaurant_col: Annotated[str, typer.Option(help="the file's restaurant id column")] = (
+        "restaurant_id"
+    ),
+    sku_col: Annotated[str, typer.Option(help="the file's item id column")] = "sku_id",
+    date_col: Annotated[str, typer.Option(help="the file's date column (YYYY-MM-DD)")] = (
+        "sale_date"
+    ),
+    units_col: Annotated[str, typer.Option(help="the file's quantity column")] = "units",
+    country: Annotated[str | None, _COUNTRY] = None,
+    subdivision: Annotated[str | None, _SUBDIVISION] = None,
     encoding: str = "utf-8",
     strict: Annotated[bool, _STRICT] = False,
 ) -> None:
     """Import a CSV with the contract's daily columns: restaurant_id, sku_id, sale_date, units
-    [, net_sales, unit_price, on_promo]. Exit 2 if the file as a whole cannot be loaded; a
-    re-import of the same file with other options replaces the earlier batch."""
+    [, net_sales, unit_price, on_promo] (other header names mapped with --*-col). Exit 2 if the
+    file as a whole cannot be loaded; a re-import of the same file with other options replaces
+    the earlier batch."""
     from ingest.daily import SOURCE, import_daily
 
+    place = _place(country, subdivision)
+    columns = {
+        "restaurant_id": restaurant_col,
+        "sku_id": sku_col,
+        "sale_date": date_col,
+        "units": units_col,
+    }
     _import(
         SOURCE,
         file,
         strict,
         lambda url: import_daily(
-            url, file, register_new=register_new, complete=complete, encoding=encoding
+            url,
+            file,
+            register_new=register_new,
+            complete=complete,
+            encoding=encoding,
+            columns=columns,
+            place=place,
         ),
     )
+
+
+@import_app.command("restaurants")
+def import_restaurants_cmd(
+    file: Path, encoding: str = "utf-8", strict: Annotated[bool, _STRICT] = False
+) -> None:
+    """Add or update restaurants: restaurant_id, region [, name, city, country, subdivision,
+    format, opened_on, closed_on]. A blank cell keeps what is registered; a region's country
+    and subdivision (the `holidays` package's codes) choose its public holidays."""
+    from ingest.attributes import RESTAURANTS_SOURCE, import_restaurants
+
+    _import(
+        RESTAURANTS_SOURCE,
+        file,
+        strict,
+        lambda url: import_restaurants(url, file, encoding=encoding),
+    )
+
+
+@import_app.command("skus")
+def import_skus_cmd(
+    file: Path, encoding: str = "utf-8", strict: Annotated[bool, _STRICT] = False
+) -> None:
+    """Add or update menu items: sku_id [, name, product_group, list_price, launched_on,
+    discontinued_on]. A blank cell keeps what is registered."""
+    from ingest.attributes import SKUS_SOURCE, import_skus
+
+    _import(SKUS_SOURCE, file, strict, lambda url: import_skus(url, file, encoding=encoding))
+
+
+def _place(country: str | None, subdivision: str | None) -> tuple[str, str | None] | None:
+    """--country / --subdivision checked against the `holidays` package's calendars."""
+    from ingest.calendar import place_problem
+
+    country = country.upper() if country else None
+    if problem := place_problem(country, subdivision):
+        raise typer.BadParameter(problem, param_hint="--country / --subdivision")
+    return (country, subdivision) if country else None
 
 
 @import_app.command("orders")
@@ -240,13 +306,22 @@ def import_orders_cmd(
     drop_exact_duplicates: Annotated[
         bool, typer.Option(help="drop every exact repeat of a line (default: repeats are sales)")
     ] = False,
+    country: Annotated[str | None, _COUNTRY] = None,
+    subdivision: Annotated[str | None, _SUBDIVISION] = None,
     encoding: str = "utf-8",
     strict: Annotated[bool, _STRICT] = False,
 ) -> None:
     """Import point-of-sale order lines (kept line by line; overlapping exports add up once).
     A re-import of the same file with other options replaces the earlier batch."""
+    from ingest.attributes import allowed_formats
     from ingest.orders import SOURCE, OrderColumns, Restaurant, import_orders
 
+    place = _place(country, subdivision)
+    if fmt is not None and fmt not in allowed_formats():
+        raise typer.BadParameter(
+            f"unknown format {fmt!r} (allowed: {', '.join(allowed_formats())})",
+            param_hint="--format",
+        )
     cols = OrderColumns(
         order_col, date_col, item_col, qty_col, price_col or None, line_count_col or None
     )
@@ -257,7 +332,7 @@ def import_orders_cmd(
         lambda url: import_orders(
             url,
             file,
-            Restaurant(restaurant, region, city, fmt),
+            Restaurant(restaurant, region, city, fmt, *(place or (None, None))),
             columns=cols,
             dayfirst=dayfirst,
             date_format=date_format,

@@ -17,7 +17,7 @@ from ingest.batches import (
     record_failed_batch,
     replace_batch,
 )
-from ingest.calendar import ensure_region_calendars
+from ingest.calendar import ensure_region_calendars, set_region_place
 from ingest.copy import copy_frames
 from ingest.csvfile import (
     CsvFile,
@@ -44,6 +44,8 @@ def import_daily(
     register_new: bool = False,
     complete: bool = False,
     encoding: str = "utf-8",
+    columns: dict[str, str] | None = None,
+    place: tuple[str, str | None] | None = None,
 ) -> ImportReport:
     """Load a daily sales CSV into raw.daily_sales as one batch.
 
@@ -52,16 +54,25 @@ def import_daily(
     ``complete`` declares that the file holds every item each restaurant sold on its days (an
     item it leaves out sold none); otherwise a day carrying few of the restaurant's usual items
     is taken as partial: the items it leaves out are unknown that day, not zero.
-    A re-import of the same file with other options replaces the earlier batch.
+    ``columns`` maps a contract column to the file's header for it (``{"units": "Qty"}``);
+    ``place`` (country, subdivision) puts the regions of the file's restaurants there (their
+    holiday calendars follow). A re-import of the same file with other options replaces the
+    earlier batch.
     """
+    names = {c: (columns or {}).get(c, c) for c in COLUMNS}
+    renames = {file_col: c for c, file_col in names.items() if file_col != c}
     try:
-        csv = read_csv(path, REQUIRED, encoding)
+        csv = read_csv(path, [names[c] for c in REQUIRED], encoding)
     except InputFileError as exc:
         record_failed_batch(url, SOURCE, str(path), str(exc))
         raise
     with psycopg.connect(url) as conn:
         lock_loads(conn)
         params = {"register_new": register_new, "encoding": encoding, "complete": complete}
+        if renames:
+            params["columns"] = dict(sorted(renames.items()))
+        if place:
+            params["place"] = list(place)
         if (prior := already_loaded(conn, SOURCE, csv.sha256, params)) is not None:
             return ImportReport.skipped(csv, prior)
         earlier = earlier_load(conn, SOURCE, csv.sha256)
@@ -78,12 +89,24 @@ def import_daily(
                     on_promo boolean) on commit drop"""
         )
         for frame in csv.chunks():
+            if renames:  # the file's names -> the contract's (a contract name it also has yields)
+                frame = frame.drop(columns=[c for c in renames.values() if c in frame])
+                frame = frame.rename(columns=renames)
             good, check = _validate(frame, known, floor)
             csv.rejected.add(check.rejections())
             copy_frames(conn, "pg_temp._daily", ["line_no", *COLUMNS], [good])
         _reject_repeated_keys(conn, csv)
         if register_new:
             _register(conn, batch)
+        if place:
+            regions = [
+                r
+                for (r,) in conn.execute(
+                    "select distinct region from raw.restaurants"
+                    " where restaurant_id in (select restaurant_id from _daily)"
+                )
+            ]
+            set_region_place(conn, regions, *place, batch)
         span = conn.execute("select min(sale_date), max(sale_date) from _daily").fetchone()
         if span[0] is not None:
             ensure_region_calendars(conn, span[0].year, span[1].year)

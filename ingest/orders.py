@@ -31,7 +31,7 @@ from ingest.batches import (
     record_failed_batch,
     replace_batch,
 )
-from ingest.calendar import ensure_region_calendars
+from ingest.calendar import ensure_region_calendars, set_region_place
 from ingest.copy import copy_frames
 from ingest.csvfile import (
     MONEY_LIMITS,
@@ -79,6 +79,9 @@ class Restaurant:
     region: str | None = None
     city: str | None = None
     format: str | None = None
+    # where its region is (the `holidays` package's codes): chooses the region's holidays
+    country: str | None = None
+    subdivision: str | None = None
 
 
 def import_orders(
@@ -136,6 +139,8 @@ def import_orders(
         "product_groups": _sha(product_groups),
         "item_ids": _sha(item_ids),
     }
+    if restaurant.country:
+        params["place"] = [restaurant.country, restaurant.subdivision]
     formats = [date_format] if date_format else (MONTHFIRST if dayfirst is False else DAYFIRST)
     expected = date_format or ("month-first" if dayfirst is False else "day-first")
 
@@ -227,6 +232,14 @@ def import_orders(
             "update _lines l set sku_id = i.sku_id from _ids i where i.sku_name = l.sku_name"
         )
         rid = _register(conn, restaurant, list_prices, groups, batch, earlier and earlier[0])
+        if restaurant.country:
+            regions = [
+                r
+                for (r,) in conn.execute(
+                    "select region from raw.restaurants where restaurant_id = %s", (rid,)
+                )
+            ]
+            set_region_place(conn, regions, restaurant.country, restaurant.subdivision, batch)
         span = conn.execute("select min(sale_date), max(sale_date) from _lines").fetchone()
         if span[0] is not None:
             ensure_region_calendars(conn, span[0].year, span[1].year)

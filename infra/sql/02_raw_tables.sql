@@ -102,6 +102,18 @@ create table if not exists raw.holidays (
     region       text not null,           -- a chain region; every region has its own calendar rows
     primary key (holiday_date, region, name)
 );
+-- 'generated:GB-ENG' (from the region's country, regenerated when that changes) or 'user'
+-- (imported with frycast import calendar: never replaced by a generated row)
+alter table raw.holidays add column if not exists source text not null default 'generated';
+
+-- Where each region is: its country and subdivision in the `holidays` package's codes, which
+-- choose its public-holiday calendar. A region without a row takes the UK's (the synthetic chain's).
+create table if not exists raw.regions (
+    region      text primary key,
+    country     text not null,            -- ISO 3166-1 alpha-2, e.g. GB, JP, US
+    subdivision text,                     -- e.g. ENG, SCT; 13 (Tokyo); CA
+    batch_id    bigint references raw.load_batches (batch_id) on delete set null
+);
 
 -- Temporary restaurant closures (refits, incidents): days in these ranges are closed, not zero.
 create table if not exists raw.restaurant_closures (

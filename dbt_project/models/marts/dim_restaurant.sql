@@ -4,6 +4,10 @@ restaurants as (
     select * from {{ ref('stg_raw__restaurants') }}
 ),
 
+regions as (
+    select * from {{ ref('stg_raw__regions') }}
+),
+
 activity as (
     select
         restaurant_id,
@@ -21,6 +25,8 @@ final as (
         -- dimensions
         restaurants.restaurant_name,
         restaurants.region,
+        regions.country,
+        regions.subdivision,
         restaurants.city,
         restaurants.restaurant_format,
         restaurants.opened_on,
@@ -31,6 +37,7 @@ final as (
         activity.last_sale_date,
         coalesce(activity.n_skus, 0)::integer as n_skus
     from restaurants
+    left join regions on restaurants.region = regions.region
     left join activity on restaurants.restaurant_id = activity.restaurant_id
 )
 
