@@ -263,6 +263,10 @@ def training_frame(
             keep &= rng.random(keep.size) < keep_share
         f = _features_at(panel, sums, o, series[keep], h[keep], extra_windows)
         f["y"] = y[keep]
+        # how many forecast days a row stands for: 1 for each short horizon, the rest of the
+        # origin's horizons shared by its long samples (the horizon-aware weight)
+        share = max(room - short.size, 0) / max(picks.size, 1)
+        f["_horizon_weight"] = np.where(h[keep] <= short_horizons, 1.0, share)
         frames.append(f)
     if not frames:
         raise NotEnoughHistory(

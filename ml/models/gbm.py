@@ -83,6 +83,8 @@ class _GlobalGBM(Forecaster):
         self.scale_weights = bool(self.hyper.pop("scale_weights", scale_weights))
         # targets relative to each series' recent level (relative_frame); False: raw units
         self.relative = bool(self.hyper.pop("relative_target", True))
+        # weigh each training row by the forecast days it stands for (long horizons are sampled)
+        self.horizon_weights = bool(self.hyper.pop("horizon_weights", False))
         # level windows beyond the standard ones (the feature advisor's allow-listed change)
         lo, hi = EXTRA_WINDOW_RANGE
         self.extra_windows = tuple(
@@ -128,6 +130,9 @@ class _GlobalGBM(Forecaster):
             weight = denom / np.maximum(
                 np.nan_to_num(train["snaive_mae_364"].to_numpy(), nan=1.0), 0.1
             )
+        if self.horizon_weights:
+            hw = train["_horizon_weight"].to_numpy()
+            weight = hw if weight is None else weight * hw
         self.inputs_ = list(X.columns)
         self._fit_model(X, y, weight)
         return self
@@ -155,6 +160,7 @@ class _GlobalGBM(Forecaster):
             "seed": self.seed,
             "extra_windows": list(self.extra_windows),
             "relative_target": self.relative,
+            "horizon_weights": self.horizon_weights,
         }
 
     def feature_importance(self) -> dict[str, float]:

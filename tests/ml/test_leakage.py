@@ -222,3 +222,17 @@ def test_the_opening_check_catches_a_pattern_that_reads_the_future(tiny_panel, m
         for seed in (1, 2)
     )
     assert not np.array_equal(a, b)
+
+
+def test_horizon_weights_stand_for_every_forecast_day_of_an_origin(tiny_panel):
+    # each origin's rows: weight 1 per short horizon, its long samples sharing the rest, so an
+    # origin's weights add up to the horizons it could be scored on (before dropping unobserved
+    # targets, which only lower the sum)
+    frame = training_frame(tiny_panel, 365, origin_step=91, seed=3)
+    n = len(tiny_panel.dates)
+    origin = frame["_t"] - frame["horizon"]
+    for o, rows in frame.groupby(origin):
+        room = min(365, n - 1 - o)
+        per_series = rows.groupby("_series")["_horizon_weight"].sum()
+        assert (per_series <= room + 1e-9).all() and per_series.max() > 0.5 * room
+        assert (rows.loc[rows["horizon"] <= 28, "_horizon_weight"] == 1.0).all()
