@@ -264,6 +264,19 @@ def import_skus_cmd(
     _import(SKUS_SOURCE, file, strict, lambda url: import_skus(url, file, encoding=encoding))
 
 
+@import_app.command("calendar")
+def import_calendar_cmd(
+    file: Path, encoding: str = "utf-8", strict: Annotated[bool, _STRICT] = False
+) -> None:
+    """Add a planner's days: date, name, kind (holiday | event | closure), region or
+    restaurant_id [, effect, known_since]. Holidays join the region's calendar (never replaced by
+    the generated one), closures close the restaurant (0, no band), events are kept per region or
+    restaurant."""
+    from ingest.user_calendar import SOURCE, import_calendar
+
+    _import(SOURCE, file, strict, lambda url: import_calendar(url, file, encoding=encoding))
+
+
 def _place(country: str | None, subdivision: str | None) -> tuple[str, str | None] | None:
     """--country / --subdivision checked against the `holidays` package's calendars."""
     from ingest.calendar import place_problem

@@ -27,8 +27,12 @@ from ingest.csvfile import (
     InputFileError,
     Rejection,
     RowChecker,
+    as_dates,
+    date_column,
     parse_number,
     read_csv,
+    reject_repeats,
+    text_column,
 )
 from ingest.report import ImportReport, finish_batch
 
@@ -72,39 +76,6 @@ def _import(url, path, encoding, source, required, load) -> ImportReport:
         return finish_batch(conn, batch, csv, loaded, notes)
 
 
-def _text(f: pd.DataFrame, col: str) -> pd.Series:
-    """A column's stripped text; None where the file has no such column or the cell is blank."""
-    if col not in f:
-        return pd.Series(None, index=f.index, dtype=object)
-    s = f[col].str.strip()
-    return s.where(s != "", None)
-
-
-def _dates(check: RowChecker, f: pd.DataFrame, col: str) -> pd.Series:
-    """A date column as timestamps (NaT where blank or absent); unparseable cells flagged."""
-    raw = _text(f, col)
-    parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
-    check.flag(
-        raw.notna() & parsed.isna(),
-        col,
-        f"unparseable {col} " + raw.map(repr) + " (expected YYYY-MM-DD)",
-    )
-    return parsed
-
-
-def _as_dates(ts: pd.Series) -> pd.Series:
-    return ts.dt.date.astype(object).where(ts.notna(), None)
-
-
-def _first_of_each(check: RowChecker, f: pd.DataFrame, key: pd.Series, col: str) -> None:
-    """A key the file gives twice: the later lines are rejected (the first wins)."""
-    ok = ~check.bad & key.notna()
-    first = f["_line"].where(ok).groupby(key.where(ok)).transform("min")
-    check.flag(
-        ok & (f["_line"] != first), col, "duplicate of line " + first.astype("Int64").astype(str)
-    )
-
-
 def _restaurants(conn: psycopg.Connection, csv: CsvFile, batch: int) -> tuple[int, list[str]]:
     known = dict(conn.execute("select restaurant_id, opened_on from raw.restaurants").fetchall())
     conn.execute(
@@ -115,16 +86,16 @@ def _restaurants(conn: psycopg.Connection, csv: CsvFile, batch: int) -> tuple[in
     formats = allowed_formats()
     for f in csv.chunks():
         check = RowChecker(f)
-        rid, region = _text(f, "restaurant_id"), _text(f, "region")
+        rid, region = text_column(f, "restaurant_id"), text_column(f, "region")
         check.flag(rid.isna(), "restaurant_id", "missing restaurant_id")
         check.flag(region.isna(), "region", "missing region")
-        fmt = _text(f, "format")
+        fmt = text_column(f, "format")
         check.flag(
             fmt.notna() & ~fmt.isin(formats),
             "format",
             "unknown format " + fmt.map(repr) + f" (allowed: {', '.join(formats)})",
         )
-        opened, closed = _dates(check, f, "opened_on"), _dates(check, f, "closed_on")
+        opened, closed = date_column(check, f, "opened_on"), date_column(check, f, "closed_on")
         is_new = ~rid.isin(known)
         check.flag(is_new & opened.isna(), "opened_on", "missing opened_on for a new restaurant")
         check.flag(
@@ -132,26 +103,26 @@ def _restaurants(conn: psycopg.Connection, csv: CsvFile, batch: int) -> tuple[in
             "closed_on",
             "closed_on before opened_on",
         )
-        country = _text(f, "country")
+        country = text_column(f, "country")
         country = country.where(country.isna(), country.str.upper())
-        subdiv = _text(f, "subdivision")
+        subdiv = text_column(f, "subdivision")
         problem = pd.Series(
             [place_problem(c, s) for c, s in zip(country, subdiv, strict=True)], index=f.index
         )
         check.flag(problem.notna(), "country" if "country" in f else "subdivision", problem)
-        _first_of_each(check, f, rid, "restaurant_id")
+        reject_repeats(check, f, rid, "restaurant_id")
         csv.rejected.add(check.rejections())
         good = ~check.bad
         out = pd.DataFrame(
             {
                 "line_no": f["_line"],
                 "restaurant_id": rid,
-                "name": _text(f, "name"),
+                "name": text_column(f, "name"),
                 "region": region,
-                "city": _text(f, "city"),
+                "city": text_column(f, "city"),
                 "format": fmt,
-                "opened_on": _as_dates(opened),
-                "closed_on": _as_dates(closed),
+                "opened_on": as_dates(opened),
+                "closed_on": as_dates(closed),
                 "country": country,
                 "subdivision": subdiv,
             }
@@ -222,15 +193,15 @@ def _skus(conn: psycopg.Connection, csv: CsvFile, batch: int) -> tuple[int, list
     )
     for f in csv.chunks():
         check = RowChecker(f)
-        sku = _text(f, "sku_id")
+        sku = text_column(f, "sku_id")
         check.flag(sku.isna(), "sku_id", "missing sku_id")
-        group = _text(f, "product_group")
+        group = text_column(f, "product_group")
         check.flag(
             sku.notna() & ~sku.isin(known) & group.isna(),
             "product_group",
             "missing product_group for a new item",
         )
-        raw_price = _text(f, "list_price")
+        raw_price = text_column(f, "list_price")
         price = (
             parse_number(raw_price.fillna(""))
             if "list_price" in f
@@ -243,23 +214,26 @@ def _skus(conn: psycopg.Connection, csv: CsvFile, batch: int) -> tuple[int, list
         )
         check.flag(price < 0, "list_price", "negative list_price " + raw_price.map(repr))
         check.flag(price >= 1e8, "list_price", "list_price too large " + raw_price.map(repr))
-        launched, gone = _dates(check, f, "launched_on"), _dates(check, f, "discontinued_on")
+        launched, gone = (
+            date_column(check, f, "launched_on"),
+            date_column(check, f, "discontinued_on"),
+        )
         check.flag(
             gone < launched,
             "discontinued_on",
             "discontinued_on before launched_on",
         )
-        _first_of_each(check, f, sku, "sku_id")
+        reject_repeats(check, f, sku, "sku_id")
         csv.rejected.add(check.rejections())
         out = pd.DataFrame(
             {
                 "line_no": f["_line"],
                 "sku_id": sku,
-                "name": _text(f, "name"),
+                "name": text_column(f, "name"),
                 "product_group": group,
                 "list_price": price,
-                "launched_on": _as_dates(launched),
-                "discontinued_on": _as_dates(gone),
+                "launched_on": as_dates(launched),
+                "discontinued_on": as_dates(gone),
             }
         )[~check.bad]
         copy_frames(conn, "pg_temp._skus_in", list(out.columns), [out])

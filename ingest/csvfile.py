@@ -325,3 +325,36 @@ def flag_money(check: RowChecker, column: str) -> pd.Series:
     limit = MONEY_LIMITS.get(column, 1e10)
     check.flag(val.abs() >= limit, column, f"{column} beyond {limit:,.0f}: " + raw)
     return val
+
+
+def text_column(f: pd.DataFrame, col: str) -> pd.Series:
+    """A column's stripped text; None where the file has no such column or the cell is blank."""
+    if col not in f:
+        return pd.Series(None, index=f.index, dtype=object)
+    s = f[col].str.strip()
+    return s.where(s != "", None)
+
+
+def date_column(check: RowChecker, f: pd.DataFrame, col: str) -> pd.Series:
+    """A date column as timestamps (NaT where blank or absent); unparseable cells flagged."""
+    raw = text_column(f, col)
+    parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
+    check.flag(
+        raw.notna() & parsed.isna(),
+        col,
+        f"unparseable {col} " + raw.map(repr) + " (expected YYYY-MM-DD)",
+    )
+    return parsed
+
+
+def as_dates(ts: pd.Series) -> pd.Series:
+    return ts.dt.date.astype(object).where(ts.notna(), None)
+
+
+def reject_repeats(check: RowChecker, f: pd.DataFrame, key: pd.Series, col: str) -> None:
+    """A key the file gives twice: the later lines are rejected (the first wins)."""
+    ok = ~check.bad & key.notna()
+    first = f["_line"].where(ok).groupby(key.where(ok)).transform("min")
+    check.flag(
+        ok & (f["_line"] != first), col, "duplicate of line " + first.astype("Int64").astype(str)
+    )

@@ -106,6 +106,21 @@ create table if not exists raw.holidays (
 -- (imported with frycast import calendar: never replaced by a generated row)
 alter table raw.holidays add column if not exists source text not null default 'generated';
 
+-- Local events a planner adds (a festival, a match day, school holidays): by region or by one
+-- restaurant, with the effect expected (a multiplier, optional) and when it became known.
+create table if not exists raw.calendar_events (
+    event_date      date not null,
+    name            text not null,
+    region          text,
+    restaurant_id   text,
+    expected_effect numeric(6, 3),        -- e.g. 1.30: 30 % more than a usual day
+    known_since     date,                 -- null: known for ever (a backtest may use it)
+    batch_id        bigint references raw.load_batches (batch_id) on delete cascade,
+    check ((region is null) <> (restaurant_id is null))
+);
+create unique index if not exists calendar_events_key
+    on raw.calendar_events (event_date, name, coalesce(region, ''), coalesce(restaurant_id, ''));
+
 -- Where each region is: its country and subdivision in the `holidays` package's codes, which
 -- choose its public-holiday calendar. A region without a row takes the UK's (the synthetic chain's).
 create table if not exists raw.regions (

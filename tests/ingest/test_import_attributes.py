@@ -198,3 +198,65 @@ def test_the_cli_refuses_an_unknown_country_and_format_before_loading(warehouse,
     assert out.exit_code == 2 and "unknown format 'food-truck'" in out.output
     out = runner.invoke(app, ["import", "restaurants", str(tmp_path / "none.csv")], env=env)
     assert out.exit_code == 2 and "none.csv" in out.output
+
+
+CALENDAR = """date,name,kind,region,restaurant_id,effect,known_since
+2025-06-02,Company Day,holiday,Tokyo,,,
+2025-06-03,Refit,closure,,T001,,
+2025-06-04,Summer Festival,event,Tokyo,,1.4,2025-03-01
+2025-06-05,Match Day,event,,T001,abc,
+2025-06-06,Nowhere,event,Atlantis,,,
+2025-06-07,Both,event,Tokyo,T001,,
+2025-06-08,Neither,event,,,,
+2025-06-09,One Shop Holiday,holiday,,T001,,
+2025-06-10,Party,party,Tokyo,,,
+2025-13-01,Bad Date,event,Tokyo,,,
+2025-06-02,Company Day,holiday,Tokyo,,,
+2025-12-25,Christmas (regional),closure,California,,,
+"""
+
+
+def test_a_planners_calendar_loads_and_bad_lines_are_rejected(warehouse, tmp_path):
+    from ingest.user_calendar import import_calendar
+
+    report = import_calendar(warehouse, _write(tmp_path, "cal.csv", CALENDAR))
+    got = _rejections(warehouse, report.batch_id)
+    assert got == {
+        5: ("effect", "non-numeric effect 'abc'"),
+        6: ("region", "unknown region 'Atlantis' (no restaurant is in it)"),
+        7: ("region", "give a region or a restaurant_id, not both"),
+        8: ("region", "give a region or a restaurant_id"),
+        9: (
+            "restaurant_id",
+            "a holiday belongs to a region's calendar: give the region (a day one restaurant "
+            "closes is a closure)",
+        ),
+        10: ("kind", "unknown kind 'party' (holiday | event | closure)"),
+        11: ("date", "unparseable date '2025-13-01' (expected YYYY-MM-DD)"),
+        12: ("date", "duplicate of line 2"),
+    }
+    assert (
+        scalar(
+            warehouse,
+            "select source from raw.holidays where region = 'Tokyo'"
+            " and holiday_date = '2025-06-02'",
+        )
+        == "user"
+    )
+    closures = query(
+        warehouse,
+        "select restaurant_id, closed_from, reason from raw.restaurant_closures"
+        " where batch_id = %s order by 1, 2",
+        (report.batch_id,),
+    )
+    assert closures == [
+        ("T001", date(2025, 6, 3), "Refit"),
+        ("T002", date(2025, 12, 25), "Christmas (regional)"),  # every restaurant of the region
+    ]
+    events = query(
+        warehouse, "select event_date, name, region, expected_effect, known_since"
+        " from raw.calendar_events",
+    )  # fmt: skip
+    assert [(e[0], e[1], e[2], float(e[3]), e[4]) for e in events] == [
+        (date(2025, 6, 4), "Summer Festival", "Tokyo", 1.4, date(2025, 3, 1))
+    ]
