@@ -29,7 +29,7 @@ from ingest.csvfile import (
     RowChecker,
     as_dates,
     date_column,
-    parse_number,
+    number_column,
     read_csv,
     reject_repeats,
     text_column,
@@ -48,19 +48,24 @@ def allowed_formats() -> tuple[str, ...]:
 
 def import_restaurants(url: str, path: Path | str, *, encoding: str = "utf-8") -> ImportReport:
     """Add or update restaurants (and their regions' places) from a CSV, as one batch."""
-    return _import(
+    return import_file(
         url, path, encoding, RESTAURANTS_SOURCE, ["restaurant_id", "region"], _restaurants
     )
 
 
 def import_skus(url: str, path: Path | str, *, encoding: str = "utf-8") -> ImportReport:
     """Add or update menu items from a CSV, as one batch."""
-    return _import(url, path, encoding, SKUS_SOURCE, ["sku_id"], _skus)
+    return import_file(url, path, encoding, SKUS_SOURCE, ["sku_id"], _skus)
 
 
-def _import(url, path, encoding, source, required, load) -> ImportReport:
+def import_file(url, path, encoding, source, required, load, header_problem=None) -> ImportReport:
+    """One attribute or calendar file as one batch: its header checked (``required`` columns,
+    and ``header_problem(header)``, a reason or None), a rerun of the same file skipped, its
+    lines handed to ``load(conn, csv, batch)`` -> (rows loaded, notes)."""
     try:
         csv = read_csv(path, required, encoding)
+        if header_problem and (problem := header_problem(csv.header)):
+            raise InputFileError(path, 1, None, problem)
     except InputFileError as exc:
         record_failed_batch(url, source, str(path), str(exc))
         raise
@@ -202,16 +207,7 @@ def _skus(conn: psycopg.Connection, csv: CsvFile, batch: int) -> tuple[int, list
             "missing product_group for a new item",
         )
         raw_price = text_column(f, "list_price")
-        price = (
-            parse_number(raw_price.fillna(""))
-            if "list_price" in f
-            else pd.Series(float("nan"), index=f.index)
-        )
-        check.flag(
-            raw_price.notna() & price.isna(),
-            "list_price",
-            "non-numeric list_price " + raw_price.map(repr),
-        )
+        price = number_column(check, f, "list_price")
         check.flag(price < 0, "list_price", "negative list_price " + raw_price.map(repr))
         check.flag(price >= 1e8, "list_price", "list_price too large " + raw_price.map(repr))
         launched, gone = (

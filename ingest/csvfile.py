@@ -358,3 +358,13 @@ def reject_repeats(check: RowChecker, f: pd.DataFrame, key: pd.Series, col: str)
     check.flag(
         ok & (f["_line"] != first), col, "duplicate of line " + first.astype("Int64").astype(str)
     )
+
+
+def number_column(check: RowChecker, f: pd.DataFrame, col: str) -> pd.Series:
+    """An optional numeric column (NaN where blank or absent); a non-number is flagged."""
+    raw = text_column(f, col)
+    if col not in f:
+        return pd.Series(float("nan"), index=f.index)
+    values = parse_number(raw.fillna(""))
+    check.flag(raw.notna() & values.isna(), col, f"non-numeric {col} " + raw.map(repr))
+    return values

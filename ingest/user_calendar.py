@@ -20,126 +20,117 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
-from ingest.batches import already_loaded, lock_loads, open_batch, record_failed_batch
+from ingest.attributes import import_file
 from ingest.copy import copy_frames
 from ingest.csvfile import (
-    InputFileError,
+    CsvFile,
     RowChecker,
     as_dates,
     date_column,
-    parse_number,
-    read_csv,
+    number_column,
     reject_repeats,
     text_column,
 )
-from ingest.report import ImportReport, finish_batch
+from ingest.report import ImportReport
 
 SOURCE = "calendar_csv"
 KINDS = ("holiday", "event", "closure")
 
 
 def import_calendar(url: str, path: Path | str, *, encoding: str = "utf-8") -> ImportReport:
-    try:
-        csv = read_csv(path, ["date", "name", "kind"], encoding)
-        if "region" not in csv.header and "restaurant_id" not in csv.header:
-            raise InputFileError(path, 1, None, "header has neither 'region' nor 'restaurant_id'")
-    except InputFileError as exc:
-        record_failed_batch(url, SOURCE, str(path), str(exc))
-        raise
-    with psycopg.connect(url) as conn:
-        lock_loads(conn)
-        params = {"encoding": encoding}
-        if (prior := already_loaded(conn, SOURCE, csv.sha256, params)) is not None:
-            return ImportReport.skipped(csv, prior)
-        batch = open_batch(
-            conn, SOURCE, file_name=str(csv.path), file_sha256=csv.sha256, params=params
+    """Load a planner's calendar file as one batch (see the module's docstring)."""
+    return import_file(
+        url,
+        path,
+        encoding,
+        SOURCE,
+        ["date", "name", "kind"],
+        _load,
+        lambda header: (
+            None
+            if {"region", "restaurant_id"} & set(header)
+            else "header has neither 'region' nor 'restaurant_id'"
+        ),
+    )
+
+
+def _load(conn: psycopg.Connection, csv: CsvFile, batch: int) -> tuple[int, list[str]]:
+    restaurants = dict(conn.execute("select restaurant_id, region from raw.restaurants"))
+    regions = set(restaurants.values())
+    conn.execute(
+        """create temp table _calendar (line_no bigint, day date, name text, kind text,
+               region text, restaurant_id text, effect numeric, known_since date)
+           on commit drop"""
+    )
+    for f in csv.chunks():
+        check = RowChecker(f)
+        day = date_column(check, f, "date")
+        check.flag(text_column(f, "date").isna(), "date", "missing date")
+        name, kind = text_column(f, "name"), text_column(f, "kind")
+        check.flag(name.isna(), "name", "missing name")
+        kind = kind.where(kind.isna(), kind.str.lower())
+        check.flag(kind.isna(), "kind", f"missing kind ({' | '.join(KINDS)})")
+        check.flag(
+            ~kind.isin(KINDS),
+            "kind",
+            "unknown kind " + kind.map(repr) + f" ({' | '.join(KINDS)})",
         )
-        restaurants = dict(conn.execute("select restaurant_id, region from raw.restaurants"))
-        regions = set(restaurants.values())
-        conn.execute(
-            """create temp table _calendar (line_no bigint, day date, name text, kind text,
-                   region text, restaurant_id text, effect numeric, known_since date)
-               on commit drop"""
+        region, rid = text_column(f, "region"), text_column(f, "restaurant_id")
+        check.flag(region.isna() & rid.isna(), "region", "give a region or a restaurant_id")
+        check.flag(
+            region.notna() & rid.notna(), "region", "give a region or a restaurant_id, not both"
         )
-        for f in csv.chunks():
-            check = RowChecker(f)
-            day = date_column(check, f, "date")
-            check.flag(text_column(f, "date").isna(), "date", "missing date")
-            name, kind = text_column(f, "name"), text_column(f, "kind")
-            check.flag(name.isna(), "name", "missing name")
-            kind = kind.where(kind.isna(), kind.str.lower())
-            check.flag(kind.isna(), "kind", f"missing kind ({' | '.join(KINDS)})")
-            check.flag(
-                ~kind.isin(KINDS),
-                "kind",
-                "unknown kind " + kind.map(repr) + f" ({' | '.join(KINDS)})",
-            )
-            region, rid = text_column(f, "region"), text_column(f, "restaurant_id")
-            check.flag(region.isna() & rid.isna(), "region", "give a region or a restaurant_id")
-            check.flag(
-                region.notna() & rid.notna(), "region", "give a region or a restaurant_id, not both"
-            )
-            check.flag(
-                region.notna() & ~region.isin(regions),
-                "region",
-                "unknown region " + region.map(repr) + " (no restaurant is in it)",
-            )
-            check.flag(
-                rid.notna() & ~rid.isin(restaurants),
-                "restaurant_id",
-                "unknown restaurant_id " + rid.map(repr) + " (import restaurants first)",
-            )
-            check.flag(
-                (kind == "holiday") & rid.notna(),
-                "restaurant_id",
-                "a holiday belongs to a region's calendar: give the region (a day one "
-                "restaurant closes is a closure)",
-            )
-            raw_effect = text_column(f, "effect")
-            effect = (
-                parse_number(raw_effect.fillna(""))
-                if "effect" in f
-                else pd.Series(float("nan"), index=f.index)
-            )
-            check.flag(
-                raw_effect.notna() & effect.isna(),
-                "effect",
-                "non-numeric effect " + raw_effect.map(repr),
-            )
-            check.flag(
-                (effect < 0) | (effect > 100),
-                "effect",
-                "effect out of range 0-100: " + raw_effect.fillna(""),
-            )
-            known = date_column(check, f, "known_since")
-            key = (
-                day.astype(str)
-                + "|"
-                + name.fillna("")
-                + "|"
-                + region.fillna("")
-                + "|"
-                + rid.fillna("")
-                + "|"
-                + kind.fillna("")
-            )
-            reject_repeats(check, f, key.where(day.notna() & name.notna()), "date")
-            csv.rejected.add(check.rejections())
-            out = pd.DataFrame(
-                {
-                    "line_no": f["_line"],
-                    "day": as_dates(day),
-                    "name": name,
-                    "kind": kind,
-                    "region": region,
-                    "restaurant_id": rid,
-                    "effect": effect,
-                    "known_since": as_dates(known),
-                }
-            )[~check.bad]
-            copy_frames(conn, "pg_temp._calendar", list(out.columns), [out])
-        loaded = _write(conn, batch)
-        return finish_batch(conn, batch, csv, loaded, [])
+        check.flag(
+            region.notna() & ~region.isin(regions),
+            "region",
+            "unknown region " + region.map(repr) + " (no restaurant is in it)",
+        )
+        check.flag(
+            rid.notna() & ~rid.isin(restaurants),
+            "restaurant_id",
+            "unknown restaurant_id " + rid.map(repr) + " (import restaurants first)",
+        )
+        check.flag(
+            (kind == "holiday") & rid.notna(),
+            "restaurant_id",
+            "a holiday belongs to a region's calendar: give the region (a day one "
+            "restaurant closes is a closure)",
+        )
+        raw_effect = text_column(f, "effect")
+        effect = number_column(check, f, "effect")
+        check.flag(
+            (effect < 0) | (effect > 100),
+            "effect",
+            "effect out of range 0-100: " + raw_effect.fillna(""),
+        )
+        known = date_column(check, f, "known_since")
+        key = (
+            day.astype(str)
+            + "|"
+            + name.fillna("")
+            + "|"
+            + region.fillna("")
+            + "|"
+            + rid.fillna("")
+            + "|"
+            + kind.fillna("")
+        )
+        reject_repeats(check, f, key.where(day.notna() & name.notna()), "date")
+        csv.rejected.add(check.rejections())
+        out = pd.DataFrame(
+            {
+                "line_no": f["_line"],
+                "day": as_dates(day),
+                "name": name,
+                "kind": kind,
+                "region": region,
+                "restaurant_id": rid,
+                "effect": effect,
+                "known_since": as_dates(known),
+            }
+        )[~check.bad]
+        copy_frames(conn, "pg_temp._calendar", list(out.columns), [out])
+    return _write(conn, batch), []
 
 
 def _write(conn: psycopg.Connection, batch: int) -> int:
