@@ -497,10 +497,13 @@ def _path_quantiles(
         if a <= fh:
             e = err[:, :, a - 1 : min(b or fh, fh)]
             e = e.transpose(1, 0, 2).reshape(n, -1)
-            last = row_nanquantiles(e, (0.1, 0.5, 0.9))
+            q = row_nanquantiles(e, (0.1, 0.5, 0.9))
             if scale is not None and levels is not None:
-                _pool_few(last, e, safe_scale(scale), levels)
-            last = np.nan_to_num(last)
+                _pool_few(q, e, safe_scale(scale), levels)
+            # a bucket without one error to learn from (a nested fold sees few far days of the
+            # folds before it) keeps the nearer bucket's band, never a zero-width one: that read
+            # as 0.30 claimed coverage for 0.75 realised (demo, 365 days)
+            last = np.nan_to_num(q) if last is None else np.where(np.isnan(q), last, q)
         if cols.any():
             for k in range(3):
                 out[k][:, cols] = point[:, cols] + last[k][:, None]

@@ -116,3 +116,17 @@ def test_series_without_training_days_do_not_enter_the_calibration():
     both = ConformalCalibration.fit(act, pred, scales, zero).table
     alone = ConformalCalibration.fit(act[:, :1], pred[:, :1], scales[:, :1], zero[:, :1]).table
     pd.testing.assert_frame_equal(both, alone)
+
+
+# a bug found by the accuracy benchmark: a nested fold sees only the near days of the folds
+# before it, so its far horizon buckets had no errors, and their band collapsed onto the point
+# (the reconciled claim read 0.30 coverage for 0.75 realised on demo at 365 days)
+def test_a_bucket_without_errors_keeps_the_nearer_buckets_band():
+    rng = np.random.default_rng(5)
+    err = rng.normal(0, 2, (2, 5, 365))
+    err[:, :, 28:] = np.nan  # only the first 28 days of the earlier folds were known
+    point = np.full((5, 365), 20.0)
+    lo, _, hi = _path_quantiles(err, point)
+    width = hi - lo
+    assert (width[:, 300] > 1.0).all()  # not a zero-width band
+    np.testing.assert_allclose(width[:, 300], width[:, 20])  # the 8-28 day bucket's

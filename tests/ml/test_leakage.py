@@ -92,7 +92,8 @@ def test_training_rows_only_use_days_up_to_their_own_origin(tiny_panel):
     assert len(origins) > 20
     for origin in origins:
         rows = frame[frame["_t"] - frame["horizon"] == origin]
-        rows = rows.drop(columns=["y"]).reset_index(drop=True)  # the target is y[o + h]
+        # the target is y[o + h]; the row's weight is not a feature (it counts forecast days)
+        rows = rows.drop(columns=["y", "_horizon_weight"]).reset_index(drop=True)
         cut = replace(tiny_panel, y=np.where(np.arange(n) > origin, np.nan, tiny_panel.y))
         horizons = np.unique(rows["horizon"].to_numpy().astype(int))
         again = origin_features(cut, WindowSums(cut.y), origin, horizons)
