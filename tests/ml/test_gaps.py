@@ -21,6 +21,7 @@ from tests.ml.synthetic import panel_of
 
 SPEC = ChainSpec(restaurants=2, skus=3, days=500, start=date(2024, 1, 1), seed=11)
 CUT = 40  # R0002's data is cut 40 days before the end (its last reported day may be earlier)
+CLOSED_AHEAD = 5  # days after the origin R0001 is closed (scheduled)
 CHEAP = dict(horizon=28, folds=2, fold_horizon=28, fold_step=28, models=("snaive", "lightgbm"))
 
 
@@ -53,6 +54,12 @@ def stale_warehouse(module_warehouse) -> str:
         conn.execute(
             "delete from raw.daily_sales where restaurant_id = 'R0002' and sale_date > %s",
             (SPEC.end - timedelta(days=CUT),),
+        )
+        # and R0001 will close for a day in the forecast's first week (known ahead)
+        conn.execute(
+            "insert into raw.restaurant_closures (restaurant_id, closed_from, closed_to, reason)"
+            " values ('R0001', %s, %s, 'stocktake')",
+            (SPEC.end + timedelta(days=CLOSED_AHEAD),) * 2,
         )
     result = run_dbt(["build", "--full-refresh", "--exclude", "test_type:data"], module_warehouse)
     assert result.success, "\n".join(result.failures)
@@ -132,5 +139,19 @@ def test_a_stale_restaurant_can_be_forecast_from_the_common_origin(stale_warehou
             "select count(*) from marts.fct_forecast where restaurant_id = 'R0001'"
             " and data_ends_on is not null",
         )
+        == 0
+    )
+    # the scheduled closure: 0 with a zero band and flagged, on that day only
+    closed = query(
+        stale_warehouse,
+        "select forecast_date, bool_and(is_closed), max(yhat), max(yhat_hi80), count(*)"
+        " from marts.fct_forecast where restaurant_id = 'R0001' and level = 'restaurant_sku'"
+        " and is_closed group by 1",
+    )
+    assert [(d, c, y, hi) for d, c, y, hi, _ in closed] == [
+        (SPEC.end + timedelta(days=CLOSED_AHEAD), True, 0.0, 0.0)
+    ]
+    assert (
+        scalar(stale_warehouse, "select count(*) from marts.fct_forecast where is_closed is null")
         == 0
     )

@@ -47,6 +47,8 @@ select
     v.yhat_lo80,
     v.yhat_hi80,
     v.p_open,
+    -- a day the restaurant is certain to be closed (a scheduled or recurring closure): 0 units
+    coalesce(v.p_open = 0, false) as is_closed,
     v.model,
     s.base_model,
     v.reconciled,
