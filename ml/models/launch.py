@@ -50,9 +50,8 @@ class LaunchCurve(Forecaster):
         n_s, n = y.shape
         self._base = WeekdayMean().fit(panel)
         first = panel.first_observed()
-        self._age = n - first  # days since launch at the origin (n + 1 - first - 1)
+        self._age = n - first  # the first forecast day's age in days (launch day: age 0)
         self._young = (self._age < self.young_days) & (first < n)
-        self._n = n
         self._dow0 = int(panel.dates[-1].dayofweek) if n else 0
         self._level = np.full(n_s, np.nan)
         self._shape = np.ones((n_s, 7))
