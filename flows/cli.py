@@ -202,18 +202,67 @@ def import_daily_cmd(
         "sale_date"
     ),
     units_col: Annotated[str, typer.Option(help="the file's quantity column")] = "units",
+    delimiter: Annotated[
+        str,
+        typer.Option(help="the field delimiter: ',' (default), ';', '|', or tab ('tab', '\\t')"),
+    ] = ",",
+    wide: Annotated[
+        bool,
+        typer.Option(
+            help="one column per item (its header is the SKU id) beside the restaurant and date "
+            "columns: each non-blank cell is that item's units that day; a bad cell is rejected "
+            "with its line and column, the line's other items load"
+        ),
+    ] = False,
+    units_per_line: Annotated[
+        bool,
+        typer.Option(
+            help="no quantity column: each line is one unit sold; units are the lines per "
+            "restaurant, item and day"
+        ),
+    ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="an item value that is not a menu item (NONE, Adjustment, 'Gift voucher'; "
+            "trimmed, any case; repeatable): its lines (a wide file's columns) are left out, "
+            "not rejected, and the batch message counts them per value"
+        ),
+    ] = None,
+    exclude_file: Annotated[
+        Path | None,
+        typer.Option(help="more values to exclude, one per line", exists=True, dir_okay=False),
+    ] = None,
+    event_col: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a column beside the sales whose non-blank value names an event of the line's "
+            "restaurant and day (repeatable): kept in raw.calendar_events, as from import calendar"
+        ),
+    ] = None,
     country: Annotated[str | None, _COUNTRY] = None,
     subdivision: Annotated[str | None, _SUBDIVISION] = None,
     encoding: str = "utf-8",
     strict: Annotated[bool, _STRICT] = False,
 ) -> None:
     """Import a CSV with the contract's daily columns: restaurant_id, sku_id, sale_date, units
-    [, net_sales, unit_price, on_promo] (other header names mapped with --*-col). Exit 2 if the
-    file as a whole cannot be loaded; a re-import of the same file with other options replaces
-    the earlier batch."""
+    [, net_sales, unit_price, on_promo] (other header names mapped with --*-col; other shapes
+    read with --wide, --units-per-line, --delimiter). Exit 2 if the file as a whole cannot be
+    loaded; a re-import of the same file with other options replaces the earlier batch."""
+    from ingest.csvfile import delimiter_char
     from ingest.daily import SOURCE, import_daily
 
     place = _place(country, subdivision)
+    try:
+        delimiter_char(delimiter)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--delimiter") from exc
+    if wide and units_per_line:
+        raise typer.BadParameter("a wide file has a quantity per cell", param_hint="--wide")
+    excluded = [
+        *(exclude or []),
+        *(exclude_file.read_text("utf-8-sig").splitlines() if exclude_file else []),
+    ]
     columns = {
         "restaurant_id": restaurant_col,
         "sku_id": sku_col,
@@ -232,6 +281,11 @@ def import_daily_cmd(
             encoding=encoding,
             columns=columns,
             place=place,
+            delimiter=delimiter,
+            wide=wide,
+            units_per_line=units_per_line,
+            exclude=excluded,
+            event_cols=event_col or [],
         ),
     )
 

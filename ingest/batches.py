@@ -124,6 +124,8 @@ def replace_batch(
             units_after + row[2],
         )
         conn.execute(f"delete from {table} where batch_id = %s", (old,))
+    # the events a daily file's event columns gave follow its batch (the new one took over its own)
+    conn.execute("delete from raw.calendar_events where batch_id = %s", (old,))
     conn.execute(
         """update raw.load_batches set status = 'replaced', replaced_by = %s
             where batch_id = %s""",

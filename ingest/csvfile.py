@@ -80,6 +80,7 @@ class CsvFile:
     ends_mid_line: bool
     rejected: RejectionLog = field(default_factory=RejectionLog)
     lines_read: int = 0
+    delimiter: str = ","
 
     def _lines(self) -> Iterator[tuple[int, bytes]]:
         """(line number, raw bytes) of every line after the header, streamed."""
@@ -161,7 +162,7 @@ class CsvFile:
         if "\x00" in text:
             return Rejection(line_no, None, "the line contains a NUL byte", text)
         try:
-            fields = next(csv.reader([text]))
+            fields = next(csv.reader([text], delimiter=self.delimiter))
         except csv.Error as exc:  # a field over FIELD_LIMIT
             reason = str(exc)
             if "field larger" in reason:
@@ -189,7 +190,20 @@ class CsvFile:
         return self._last_line
 
 
-def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> CsvFile:
+DELIMITER_NAMES = {"tab": "\t", "\\t": "\t"}  # a tab is hard to type on a command line
+
+
+def delimiter_char(name: str) -> str:
+    """A --delimiter value as the one character it names: ``,`` ``;`` ``|``, or ``tab``/``\\t``."""
+    char = DELIMITER_NAMES.get(name.lower(), name)
+    if len(char) != 1 or char in '"\r\n':
+        raise ValueError(f"a delimiter is one character (or 'tab'), not {name!r}")
+    return char
+
+
+def read_csv(
+    path: Path | str, required: list[str], encoding: str = "utf-8", delimiter: str = ","
+) -> CsvFile:
     """Open ``path`` and check its header has ``required``; the lines are read later, streamed.
 
     One pass over the bytes first (hash, line ends, blank or not); nothing is held in memory.
@@ -223,7 +237,8 @@ def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> 
             "(pass --encoding, e.g. --encoding cp1252)",
         )
     try:
-        header = [h.strip() for h in next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]))]
+        header_text = header_text.lstrip("\ufeff").rstrip("\r")
+        header = [h.strip() for h in next(csv.reader([header_text], delimiter=delimiter))]
     except csv.Error as exc:
         raise InputFileError(path, 1, None, f"header cannot be read: {exc}") from exc
     repeated = sorted({h for h in header if header.count(h) > 1})
@@ -237,9 +252,26 @@ def read_csv(path: Path | str, required: list[str], encoding: str = "utf-8") -> 
             path,
             1,
             ", ".join(missing),
-            f"missing column(s) {', '.join(missing)}; the header has {', '.join(header)}",
+            f"missing column(s) {', '.join(missing)}; the header has {', '.join(header)}"
+            + _delimiter_hint(header_text, delimiter),
         )
-    return CsvFile(path, digest.hexdigest(), header, encoding, separator, last != separator)
+    return CsvFile(
+        path,
+        digest.hexdigest(),
+        header,
+        encoding,
+        separator,
+        last != separator,
+        delimiter=delimiter,
+    )
+
+
+def _delimiter_hint(header: str, delimiter: str) -> str:
+    """A header that lacks columns but holds another common delimiter was likely split wrong."""
+    for char, name in ((";", ";"), ("\t", "tab"), (",", ",")):
+        if char != delimiter and char in header:
+            return f" (is the file {name}-delimited? pass --delimiter {name!r})"
+    return ""
 
 
 def _decode(raw: bytes, encoding: str) -> str | None:

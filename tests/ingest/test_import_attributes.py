@@ -184,7 +184,14 @@ def test_import_daily_maps_columns_and_places_regions(warehouse, tmp_path):
     ) == [(7,)]
 
 
-def test_the_cli_refuses_an_unknown_country_and_format_before_loading(warehouse, tmp_path):
+def test_the_cli_refuses_an_unknown_country_and_format_before_loading(
+    warehouse, tmp_path, monkeypatch
+):
+    from frycast.settings import get_settings
+
+    # the settings are cached: an env= on the runner alone reached the server's default database
+    monkeypatch.setenv("DATABASE_URL", warehouse)
+    get_settings.cache_clear()
     path = _write(tmp_path, "d.csv", "restaurant_id,sku_id,sale_date,units\n")
     runner = CliRunner()
     env = {"DATABASE_URL": warehouse}
@@ -198,6 +205,10 @@ def test_the_cli_refuses_an_unknown_country_and_format_before_loading(warehouse,
     assert out.exit_code == 2 and "unknown format 'food-truck'" in out.output
     out = runner.invoke(app, ["import", "restaurants", str(tmp_path / "none.csv")], env=env)
     assert out.exit_code == 2 and "none.csv" in out.output
+    # the failed load is on record in this warehouse
+    failed = "select count(*) from raw.load_batches where status = 'failed' and file_name like %s"
+    assert scalar(warehouse, failed, ("%none.csv",)) == 1
+    get_settings.cache_clear()
 
 
 CALENDAR = """date,name,kind,region,restaurant_id,effect,known_since
