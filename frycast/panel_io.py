@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 from pyarrow import csv as pa_csv
+from scipy import sparse
 
-from ml.panel import CALENDAR_COLUMNS, Panel
+from ml.panel import CALENDAR_COLUMNS, Panel, event_proximity
 
 STALE_AFTER_DAYS = 28  # a restaurant silent for longer is not forecast from the common origin
 
@@ -106,7 +107,12 @@ def load_panel(
             f" and ({_text_array_literal(restaurants)} is null"
             f" or restaurant_id = any({_text_array_literal(restaurants)}))",
         )
-    return build_panel(s, history, calendar, promos, horizon, days, prices)
+        events = _copy_frame(
+            conn,
+            "select restaurant_id, event_date, known_since from features.feat_restaurant_events"
+            f" where event_date between '{first}' and '{last + timedelta(days=horizon)}'",
+        )
+    return build_panel(s, history, calendar, promos, horizon, days, prices, events)
 
 
 def restaurant_last_days(url: str, restaurants: list[str] | None = None) -> dict[str, date]:
@@ -141,11 +147,13 @@ def build_panel(
     horizon: int,
     restaurant_days: pd.DataFrame | None = None,
     prices: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
 ) -> Panel:
     """Pivot long frames into a :class:`Panel` (series in the order of ``series``; ``history``
     has each row's series number in that order and its day number from the first day;
     ``restaurant_days`` says which days each restaurant was open, and which closures are
-    scheduled ahead; ``prices`` has each SKU's list price per day, planned days included)."""
+    scheduled ahead; ``prices`` has each SKU's list price per day, planned days included;
+    ``events`` each restaurant's event days and since when each was known)."""
     series = series.reset_index(drop=True).copy()
     first, last = pd.Timestamp(series["first_day"].min()), pd.Timestamp(series["last_day"].max())
     dates = pd.date_range(first, last, freq="D")
@@ -180,12 +188,51 @@ def build_panel(
     if prices is not None and not prices.empty:
         known["list_price"] = _sku_prices(series, prices, first, len(all_dates))
 
+    is_event, layers = _event_days(series, events, first, len(all_dates))
+    known["is_event"] = is_event
+    known.update(event_proximity(is_event))
+
     series["product_group_code"] = pd.factorize(series["product_group"], sort=True)[0]
     series["region_code"] = series_region
     open_ = None
     if restaurant_days is not None:
         open_ = _open_flags(series, restaurant_days, first, len(all_dates))
-    return Panel(series=series, dates=dates, y=y, all_dates=all_dates, known=known, open=open_)
+    return Panel(
+        series=series,
+        dates=dates,
+        y=y,
+        all_dates=all_dates,
+        known=known,
+        open=open_,
+        event_layers=layers,
+    )
+
+
+def _event_days(series: pd.DataFrame, events: pd.DataFrame | None, first, n_days: int):
+    """(series × day) 1.0 on the series' restaurant's event days, and the events known only
+    from some day on as (day index, sparse part) layers (see ``Panel.event_layers``)."""
+    is_event = np.zeros((len(series), n_days), dtype=np.float32)
+    if events is None or events.empty:
+        return is_event, ()
+    restaurants = pd.Index(sorted(series["restaurant_id"].unique()))
+    rows_of = restaurants.get_indexer(series["restaurant_id"])
+    r = restaurants.get_indexer(events["restaurant_id"])
+    d = (pd.to_datetime(events["event_date"]) - first).dt.days.to_numpy()
+    since = pd.to_datetime(events["known_since"])
+    k = np.where(since.isna(), 0, (since - first).dt.days.fillna(0)).astype(int)
+    ok = (r >= 0) & (d >= 0) & (d < n_days)
+    grid = np.zeros((len(restaurants), n_days), dtype=np.float32)
+    grid[r[ok], d[ok]] = 1.0
+    is_event = grid[rows_of]
+    layers = []
+    for day in sorted(set(k[ok & (k > 0)])):
+        part = ok & (k == day)
+        layer = sparse.csr_matrix(
+            (np.ones(part.sum(), dtype=np.float32), (r[part], d[part])),
+            shape=(len(restaurants), n_days),
+        )
+        layers.append((int(day), layer[rows_of]))
+    return is_event, tuple(layers)
 
 
 def _open_flags(series: pd.DataFrame, days: pd.DataFrame, first, n_days: int) -> np.ndarray:

@@ -21,6 +21,8 @@ WINDOWS = (7, 28, 91, 364)
 EXTRA_WINDOW_RANGE = (2, 364)  # the feature advisor may add level windows in this range
 CATEGORICAL = ("product_group_code", "region_code")
 PRICE_INPUTS = ("list_price",)  # read as ratios by price_features, never as a level
+# known columns read through a derived feature only (price ratios, the same holiday last year)
+DERIVED_ONLY = (*PRICE_INPUTS, "holiday_days_back")
 # An economic prior the trees must keep: a dearer day never sells more, a deeper discount never
 # less. Unconstrained, the 8-series test panel learned a 25 % rise as +21 % (price rises go with
 # the years, and so does growth) and a 20 % cut as -5 %.
@@ -156,8 +158,12 @@ def _features_at(
             f"known features end on {panel.all_dates[-1].date()}: too short for h={h.max()}"
         )
     for name in KNOWN_COLUMNS:
-        if name in panel.known and name not in PRICE_INPUTS:
+        if name in panel.known and name not in DERIVED_ONLY:
             cols[name] = panel.known[name][series, t]
+    if "holiday_days_back" in panel.known:
+        cols.update(holiday_features(panel, sums, o, series, t, cols["level_28"]))
+    if panel.open is not None:
+        cols["after_closure"] = after_closure(panel, series, t)
     if "list_price" in panel.known:
         cols.update(price_features(panel, o, series, t))
     for name in CATEGORICAL:
@@ -212,6 +218,34 @@ def price_features(
             "list_price_vs_year": list_vs_year,
             "list_price_vs_group": list_vs_year / group_change[g[series], at],
         }
+
+
+def holiday_features(
+    panel: Panel, sums: WindowSums, origin: int, series, t, level_28
+) -> dict[str, np.ndarray]:
+    """Around a holiday, last year's sales on the same day around the same holiday (Easter,
+    Golden Week and bank-holiday Mondays move, so 364 days back is the wrong day), relative to
+    the 28 days before it, and that ratio on today's level. NaN elsewhere, or when that day lies
+    after the origin."""
+    back = panel.known["holiday_days_back"][series, t]
+    day = t - np.nan_to_num(back, nan=10**6).astype(int)
+    day = np.where(day <= origin, day, -1)  # -1: outside the history, NaN below
+    with np.errstate(all="ignore"):
+        ratio = _at_rows(panel.y, series, day) / (sums.mean_at(series, day - 28, day) + 0.1)
+    return {"holiday_last_year_ratio": ratio, "holiday_last_year_scaled": level_28 * ratio}
+
+
+def after_closure(panel: Panel, series: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """1.0 on the day after an occasional closure (one on a weekday the restaurant opened the
+    week before: a refit, a holiday closure; not its regular closing day). A closure in the
+    panel's history counts as planned ahead, so training rows see it as a forecast sees one
+    scheduled after the history; a truncated panel (a backtest fold) knows none after its end."""
+    n = len(panel.dates)
+    before, week_before = t - 1, t - 8
+    closed = panel.open[series, before] == 0
+    known = (before < n) | panel.open_ahead
+    opened = panel.open[series, week_before] != 0  # open, or unknown (ahead): not regular
+    return (closed & known & opened).astype(float)
 
 
 def training_frame(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from frycast.stages import stage
 from ml.backtest import Mapper, serial_map
@@ -91,6 +92,8 @@ def aggregate_panel(panel: Panel, h: Hierarchy) -> Panel:
         known=known,
         open=open_,
         imputed=imputed,
+        # averaged like is_event, so a fold subtracts exactly the share entered after its origin
+        event_layers=tuple((k, sparse.csr_matrix(weights @ m)) for k, m in panel.event_layers),
     )
 
 

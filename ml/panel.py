@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 # Known-in-advance features per day: calendar of the series' region, its planned promotions and its
 # SKU's list price (planned changes included). The global models read the price as ratios
@@ -26,8 +27,13 @@ CALENDAR_COLUMNS = (  # per region and day, from features.feat_calendar
     "days_since_last_holiday",
     "doy_sin",
     "doy_cos",
+    "holiday_days_back",  # read as "the same day around this holiday last year", not as is
 )
-KNOWN_COLUMNS = (*CALENDAR_COLUMNS, "discount_pct", "list_price")
+# Per series and day, from features.feat_restaurant_events: a planner's event that day, and the
+# days to the next and since the last one (capped, like the holidays').
+EVENT_COLUMNS = ("is_event", "days_to_next_event", "days_since_last_event")
+EVENT_PROXIMITY_CAP = 30
+KNOWN_COLUMNS = (*CALENDAR_COLUMNS, *EVENT_COLUMNS, "discount_pct", "list_price")
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Panel:
     # (series × history day) True where y was bridged, not observed (ml.gaps): models read it,
     # backtests never score it
     imputed: np.ndarray | None = None
+    # events entered with a ``known_since`` date: (k, m) is the part of known["is_event"] known
+    # only from day index k of all_dates on; a fold whose origin is before k must not see it
+    event_layers: tuple[tuple[int, sparse.csr_matrix], ...] = ()
 
     def __post_init__(self) -> None:
         if self.y.shape != (len(self.series), len(self.dates)):
@@ -86,11 +95,20 @@ class Panel:
 
     def truncate(self, origin: int) -> Panel:
         """The panel as it was known at day index ``origin`` (inclusive): nothing after it (not
-        even closures: which of them were scheduled in advance is not recorded)."""
+        even closures: which of them were scheduled in advance is not recorded), and no event
+        that was entered after it."""
+        known, layers = self.known, self.event_layers
+        later = [m for k, m in layers if k > origin]
+        if later:
+            is_event = known["is_event"] - sum(later[1:], later[0]).toarray().astype(np.float32)
+            known = {**known, "is_event": is_event, **event_proximity(is_event)}
+            layers = tuple((k, m) for k, m in layers if k <= origin)
         return replace(
             self,
             dates=self.dates[: origin + 1],
             y=self.y[:, : origin + 1],
+            known=known,
+            event_layers=layers,
             open_ahead=False,
             imputed=None if self.imputed is None else self.imputed[:, : origin + 1],
         )
@@ -122,7 +140,21 @@ class Panel:
             known={k: v[rows] for k, v in self.known.items()},
             open=None if self.open is None else self.open[rows],
             imputed=None if self.imputed is None else self.imputed[rows],
+            event_layers=tuple((k, m[rows]) for k, m in self.event_layers),
         )
+
+
+def event_proximity(is_event: np.ndarray) -> dict[str, np.ndarray]:
+    """Days to the next and since the last event day (is_event > 0) of each row, capped."""
+    idx = np.arange(is_event.shape[1], dtype=np.float32)
+    on = is_event > 1e-6  # an aggregate's share of members with an event, less float noise
+    last = np.maximum.accumulate(np.where(on, idx, -np.inf), axis=1)
+    following = np.minimum.accumulate(np.where(on, idx, np.inf)[:, ::-1], axis=1)[:, ::-1]
+    cap = np.float32(EVENT_PROXIMITY_CAP)
+    return {
+        "days_to_next_event": np.minimum(following - idx, cap).astype(np.float32),
+        "days_since_last_event": np.minimum(idx - last, cap).astype(np.float32),
+    }
 
 
 def fill_closed_days(y: np.ndarray, max_weeks: int = 8) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Prophet per series, with the region's holiday calendar and promotion regressors."""
+"""Prophet per series, with the region's holiday calendar, the planners' events (as a second
+holiday) and promotion regressors."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def _fit_predict(
     y: np.ndarray,
     future: pd.DatetimeIndex,
     holidays: np.ndarray,
+    events: np.ndarray,
     discount: np.ndarray,
     yearly: bool,
     seed: int,
@@ -32,7 +34,12 @@ def _fit_predict(
         return np.full(h, float(np.nanmean(y[-28:])) if keep.any() else 0.0)
     n = len(dates)
     all_dates = dates.append(future)
-    hol = pd.DataFrame({"holiday": "public_holiday", "ds": all_dates[holidays.astype(bool)]})
+    hol = pd.concat(
+        [
+            pd.DataFrame({"holiday": "public_holiday", "ds": all_dates[holidays > 0]}),
+            pd.DataFrame({"holiday": "event", "ds": all_dates[events > 1e-6]}),
+        ]
+    )
     frame = pd.DataFrame({"ds": dates[keep], "y": y[keep], "discount": discount[:n][keep]})
     model = Prophet(
         weekly_seasonality=True,
@@ -71,11 +78,18 @@ class ProphetForecaster(Forecaster):
         dates = p.dates[start:]
         future = p.future_dates(h)
         y = fill_closed_days(p.y)[:, start:]
-        holidays = p.known_at("is_holiday", start, n + h)
+        holidays = np.nan_to_num(p.known_at("is_holiday", start, n + h))
+        events = (
+            p.known_at("is_event", start, n + h)
+            if "is_event" in p.known
+            else np.zeros_like(holidays)
+        )
         discount = p.known_at("discount_pct", start, n + h)
         yearly = len(dates) >= 2 * 365
         rows = Parallel(n_jobs=self.n_jobs, batch_size=8)(
-            delayed(_fit_predict)(dates, y[i], future, holidays[i], discount[i], yearly, self.seed)
+            delayed(_fit_predict)(
+                dates, y[i], future, holidays[i], events[i], discount[i], yearly, self.seed
+            )
             for i in range(p.n_series)
         )
         return np.maximum(np.vstack(rows), 0.0) if rows else np.zeros((0, h))
