@@ -12,23 +12,51 @@ def history_and_forecast(
     holidays: pd.DataFrame | None = None,
     compare: pd.DataFrame | None = None,
     promotions: pd.DataFrame | None = None,
+    per: str = "day",
 ) -> alt.LayerChart:
-    """Actuals and the forecast on one time axis, the 80 % band as an area, holidays as rules."""
+    """Actuals and the forecast on one time axis, the 80 % band as an area, holidays as rules.
+
+    Frames at week or month grain (tables.by_grain) have no band and a `partial` column: the
+    band is left out and the partial periods are circled. `units_last_year` on the forecast
+    (tables.with_last_year) is drawn as a dotted line.
+    """
     hist = history.assign(series="actual")
     fc = forecast.assign(series="forecast")
     base = alt.Chart(fc).encode(x=alt.X("date:T", title=None))
-    layers = [
-        base.mark_area(opacity=0.25, color="#4c78a8").encode(
-            y=alt.Y("yhat_lo80:Q", title="units per day"), y2="yhat_hi80:Q"
-        ),
+    y_title = f"units per {per}"
+    layers = []
+    if "yhat_lo80" in fc:
+        layers.append(
+            base.mark_area(opacity=0.25, color="#4c78a8").encode(
+                y=alt.Y("yhat_lo80:Q", title=y_title), y2="yhat_hi80:Q"
+            )
+        )
+    layers += [
         alt.Chart(hist)
         .mark_line(color="#333333", strokeWidth=1)
-        .encode(x="date:T", y="units:Q", tooltip=["date:T", "units:Q"]),
+        .encode(x="date:T", y=alt.Y("units:Q", title=y_title), tooltip=_tips(hist, ["units"])),
         base.mark_line(color="#4c78a8").encode(
             y="yhat:Q",
-            tooltip=["date:T", "yhat:Q", "yhat_lo80:Q", "yhat_hi80:Q", *_p_open(fc), "model:N"],
+            tooltip=_tips(fc, ["yhat", "yhat_lo80", "yhat_hi80", "units_last_year"])
+            + _p_open(fc)
+            + (["model:N"] if "model" in fc else []),
         ),
     ]
+    if "units_last_year" in fc and fc["units_last_year"].notna().any():
+        layers.append(
+            base.mark_line(color="#999999", strokeDash=[1, 2]).encode(
+                y="units_last_year:Q", tooltip=_tips(fc, ["units_last_year"])
+            )
+        )
+    if "partial" in fc and "partial" in hist:
+        cut = pd.concat(
+            [hist[hist["partial"]].assign(y=hist["units"]), fc[fc["partial"]].assign(y=fc["yhat"])]
+        )
+        layers.append(
+            alt.Chart(cut)
+            .mark_point(filled=False, color="#e45756", size=80)
+            .encode(x="date:T", y="y:Q", tooltip=["date:T", "days:Q", "series:N"])
+        )
     if compare is not None and not compare.empty:
         layers.append(
             alt.Chart(compare)
@@ -48,6 +76,11 @@ def history_and_forecast(
             .encode(x="date:T", y=alt.value(350), tooltip=["date:T", "items:Q", "discount_pct:Q"])
         )
     return alt.layer(*layers).properties(height=360)
+
+
+def _tips(df: pd.DataFrame, cols: list[str]) -> list[str]:
+    """The date, the given columns the frame has, and the days of a period at week/month grain."""
+    return ["date:T", *(f"{c}:Q" for c in [*cols, "days"] if c in df)]
 
 
 def _p_open(fc: pd.DataFrame) -> list:

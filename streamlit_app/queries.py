@@ -175,6 +175,20 @@ def node_history(level: str, node_key: str, since_days: int = 365) -> pd.DataFra
 
 
 @st.cache_data(ttl=TTL)
+def node_actuals(level: str, node_key: str, start, end) -> pd.DataFrame:
+    """Daily actuals of one node from start to end (inclusive): last year beside a forecast."""
+    return frame(
+        f"""select d.sale_date as date, sum(d.units)::float as units
+              from marts.fct_daily_sales d
+              join marts.dim_restaurant r on r.restaurant_id = d.restaurant_id
+              join marts.dim_sku s on s.sku_id = d.sku_id
+             where {_NODE_FILTER[level]} and d.sale_date between %(start)s and %(end)s
+             group by 1 order by 1""",
+        {"key": node_key, "start": start, "end": end},
+    )
+
+
+@st.cache_data(ttl=TTL)
 def node_forecast(level: str, node_key: str, run_id: int | None = None) -> pd.DataFrame:
     """One node's forecast: the served one, or any run's (reconciled rows if it has them)."""
     if run_id is None:

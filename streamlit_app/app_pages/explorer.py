@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from streamlit_app import charts, queries
+from streamlit_app import charts, queries, tables
 from streamlit_app.app_pages._common import published_or_stop
 
 st.title("Forecast explorer")
@@ -17,35 +17,71 @@ if not options:
     st.warning("No node matches.")
     st.stop()
 node = c3.selectbox("Node", options)
-history_days = st.slider("History shown (days)", 28, 730, 180, step=7)
+c4, c5 = st.columns([3, 1])
+history_days = c4.slider("History shown (days)", 28, 730, 180, step=7)
+grain = c5.radio("Grain", tables.GRAINS, horizontal=True)
 
 runs = queries.runs()
 others = runs[(runs["status"] == "succeeded") & (runs["run_id"] != run["run_id"])]["run_id"]
 compare_run = st.selectbox("Compare with run", [None, *others.tolist()])
 
-hist = queries.node_history(level, node, history_days)
 fc = queries.node_forecast(level, node)
+if fc.empty:
+    st.warning("The published run has no forecast for this node.")
+    st.stop()
+start, end = fc["date"].min(), fc["date"].max()
+hist = queries.node_history(level, node, history_days)
+last_year = queries.node_actuals(level, node, start - tables.LAST_YEAR, end - tables.LAST_YEAR)
 cmp = queries.node_forecast(level, node, int(compare_run)) if compare_run else None
 region = node if level == "region" else None
-hol = queries.holidays(region, fc["date"].min(), fc["date"].max()) if not fc.empty else None
-promo = (
-    queries.promotions(level, node, fc["date"].min(), fc["date"].max()) if not fc.empty else None
+hol = queries.holidays(region, start, end)
+promo = queries.promotions(level, node, start, end)
+
+# one table, at the chosen grain, drives the chart, the table shown and both downloads
+table = tables.explorer_table(fc, last_year, grain)
+chart = charts.history_and_forecast(
+    tables.by_grain(hist, grain, ["units"]),
+    table,
+    hol,
+    tables.by_grain(cmp, grain, ["yhat"]) if cmp is not None else None,
+    promo,
+    per=grain.lower(),
+)
+st.altair_chart(chart, width="stretch")
+st.caption(
+    "Orange dashed lines: public holidays; green ticks: planned promotions. Grey dotted line and "
+    "`units_last_year`: the actuals of the same days last year, weekday-aligned (364 days "
+    "earlier); `vs_last_year_pct` is the forecast against them. Blank where a day (at week or "
+    "month grain: any day of the period) has no actual, never a total of fewer days."
+)
+if grain != "Day":
+    st.caption(
+        f"{grain} totals ({'Monday to Sunday' if grain == 'Week' else 'calendar months'}), "
+        "dated by their first day. A period the data cuts short is marked partial (circled on "
+        "the chart) and `days` says how many days it holds. The 80 % band is shown at day grain "
+        "only: the band of a sum is not the sum of the daily bands, and the marts keep none."
+    )
+model = fc["model"].iloc[0]
+base_model = fc["base_model"].iloc[0]
+st.caption(
+    f"Model: {model}"
+    + (f" (base forecast: {base_model})" if pd.notna(base_model) else "")
+    + f" · next 12 months: {fc['yhat'].sum():,.0f} units"
 )
 
-st.altair_chart(charts.history_and_forecast(hist, fc, hol, cmp, promo), width="stretch")
-st.caption("Orange dashed lines: public holidays; green ticks: planned promotions.")
-if not fc.empty:
-    model = fc["model"].iloc[0]
-    base_model = fc["base_model"].iloc[0]
-    st.caption(
-        f"Model: {model}"
-        + (f" (base forecast: {base_model})" if pd.notna(base_model) else "")
-        + f" · next 12 months: {fc['yhat'].sum():,.0f} units"
-    )
-st.download_button(
-    "Download this forecast (CSV)",
-    fc.to_csv(index=False).encode(),
-    file_name=f"forecast_{level}_{node.replace('/', '_')}.csv",
+shown = table.assign(date=table["date"].dt.date)
+name = f"forecast_{level}_{node.replace('/', '_')}_{grain.lower()}"
+d1, d2 = st.columns(2)
+d1.download_button(
+    "Download this table (CSV)",
+    shown.to_csv(index=False).encode(),
+    file_name=f"{name}.csv",
     mime="text/csv",
 )
-st.dataframe(fc.head(56), hide_index=True)
+d2.download_button(
+    "Download this table (Excel)",
+    tables.xlsx(shown),
+    file_name=f"{name}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+st.dataframe(shown, hide_index=True)

@@ -33,3 +33,23 @@ def test_bars_compare_models_side_by_side():
     spec = charts.bars(df, "level", "mase", "model").to_dict()
     assert spec["encoding"]["xOffset"]["field"] == "model"
     assert spec["encoding"]["y"]["field"] == "mase"
+
+
+def test_a_week_grain_chart_drops_the_band_circles_cut_weeks_and_draws_last_year():
+    from streamlit_app import tables
+
+    days = pd.date_range("2026-01-01", periods=20)
+    history = pd.DataFrame({"date": pd.date_range("2025-12-03", "2025-12-31"), "units": 10.0})
+    forecast = pd.DataFrame({"date": days, "yhat": 12.0, "yhat_lo80": 8.0, "yhat_hi80": 16.0})
+    actuals = pd.DataFrame({"date": days - pd.Timedelta(days=364), "units": 9.0})
+    table = tables.explorer_table(forecast, actuals, "Week")
+    weeks = tables.by_grain(history, "Week", ["units"])
+    spec = charts.history_and_forecast(weeks, table, per="week").to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+             for layer in spec["layer"]]  # fmt: skip
+    assert marks == ["line", "line", "line", "point"]  # no area: no band at week grain
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "units per week"
+    assert spec["layer"][2]["encoding"]["y"]["field"] == "units_last_year"
+    # circled: the cut first and last week of the history and of the forecast
+    circled = spec["datasets"][spec["layer"][3]["data"]["name"]]
+    assert len(circled) == int(weeks["partial"].sum() + table["partial"].sum()) == 4

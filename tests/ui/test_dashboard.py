@@ -3,12 +3,16 @@ AppTest (no exceptions, the right numbers), then every page in headless Chromium
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
 
+import openpyxl
+import pandas as pd
 import pytest
 from prefect.testing.utilities import prefect_test_harness
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from flows.pipeline import forecast_pipeline
@@ -47,6 +51,21 @@ def warehouse(server_url, template_db, tmp_path_factory):
     _drop(server_url, name)
 
 
+@pytest.fixture
+def downloads(monkeypatch):
+    """The bytes behind an AppTest download button: AppTest drops its in-memory media store
+    after each run, so keep each one it makes and read the button's file from the latest."""
+    stores = []
+
+    class Kept(MemoryMediaFileStorage):
+        def __init__(self, endpoint: str) -> None:
+            super().__init__(endpoint)
+            stores.append(self)
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", Kept)
+    return lambda button: stores[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+
+
 def page(name: str) -> AppTest:
     at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
     at.run()
@@ -78,7 +97,7 @@ def test_the_explorer_shows_the_chosen_nodes_forecast(warehouse):
     shown = at.dataframe[0].value
     chain = query(
         warehouse,
-        "select yhat from marts.fct_forecast where level = 'chain' order by forecast_date limit 56",
+        "select yhat from marts.fct_forecast where level = 'chain' order by forecast_date",
     )
     assert shown["yhat"].tolist() == pytest.approx([r[0] for r in chain])
     at.selectbox[0].select("restaurant").run()
@@ -91,6 +110,47 @@ def test_the_explorer_shows_the_chosen_nodes_forecast(warehouse):
         (node,),
     )
     assert at.dataframe[0].value["yhat"].iloc[0] == pytest.approx(first)
+
+
+def test_the_explorer_switches_grain_and_downloads_the_shown_table(warehouse, downloads):
+    at = page("explorer")
+    days = at.dataframe[0].value
+    assert {"yhat_lo80", "yhat_hi80", "units_last_year", "vs_last_year_pct"} <= set(days.columns)
+    # last year: the chain's actuals in the marts 364 days (52 weeks) before the first day
+    first = pd.Timestamp(days["date"].iloc[0])
+    ly = scalar(
+        warehouse,
+        "select sum(units) from marts.fct_daily_sales where sale_date = %s",
+        ((first - pd.Timedelta(days=364)).date(),),
+    )
+    assert ly and days["units_last_year"].iloc[0] == pytest.approx(float(ly))
+    yhat = days["yhat"].iloc[0]
+    assert days["vs_last_year_pct"].iloc[0] == pytest.approx(round(100 * (yhat / ly - 1), 1))
+    assert '"units_last_year"' in at.get("vega_lite_chart")[0].proto.spec  # the chart's line
+    for grain in ("Week", "Month"):
+        at.radio[0].set_value(grain).run()
+        assert not at.exception, [e.message for e in at.exception]
+        shown = at.dataframe[0].value
+        starts = pd.to_datetime(shown["date"])
+        full = 7 if grain == "Week" else starts.dt.days_in_month
+        assert 1 < len(shown) < len(days) and "yhat_lo80" not in shown
+        assert (starts.dt.weekday == 0).all() if grain == "Week" else (starts.dt.day == 1).all()
+        # every day counted once, cut periods flagged, the totals those of the days
+        assert shown["days"].sum() == len(days)
+        assert (shown["partial"] == (shown["days"] < full)).all()
+        assert shown["partial"].iloc[0] == (starts.iloc[0] != first)
+        assert shown["yhat"].sum() == pytest.approx(days["yhat"].sum())
+        assert any("band is shown at day grain only" in c.value for c in at.caption)
+    # both downloads hold the table shown (at month grain)
+    csv_button, xlsx_button = at.download_button
+    assert "(CSV)" in csv_button.label and "(Excel)" in xlsx_button.label
+    csv = pd.read_csv(io.BytesIO(downloads(csv_button)))
+    assert list(csv.columns) == list(shown.columns)
+    assert csv["yhat"].tolist() == pytest.approx(shown["yhat"].tolist())
+    rows = list(openpyxl.load_workbook(io.BytesIO(downloads(xlsx_button))).active.values)
+    assert list(rows[0]) == list(shown.columns) and len(rows) == 1 + len(shown)
+    col = rows[0].index("yhat")
+    assert [r[col] for r in rows[1:]] == pytest.approx(shown["yhat"].tolist())
 
 
 def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
@@ -130,7 +190,7 @@ def test_every_page_renders_real_data_in_headless_chromium(warehouse):
     SHOTS.mkdir(exist_ok=True)
     expected = {
         "": "Published run",
-        "explorer": "Download this forecast",
+        "explorer": "Download this table (Excel)",
         "accuracy": "Backtest leaderboard",
         "data_quality": "Rejected lines from imports",
         "agents": "Event timeline",
@@ -149,4 +209,11 @@ def test_every_page_renders_real_data_in_headless_chromium(warehouse):
             )
             assert page.locator("[data-testid='stException']").count() == 0, path
             page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
+        # the explorer at week grain: the rerun finishes with the week caption, no exception
+        page.goto(f"http://127.0.0.1:{port}/explorer")
+        page.locator("[data-testid='stRadio']").get_by_text("Week", exact=True).click()
+        page.get_by_text("Week totals (Monday to Sunday)").wait_for(timeout=60_000)
+        page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
+        assert page.locator("[data-testid='stException']").count() == 0, "explorer, Week"
+        page.screenshot(path=str(SHOTS / "explorer_week.png"), full_page=True)
         browser.close()
