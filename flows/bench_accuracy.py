@@ -77,6 +77,10 @@ class Score:
     coverage_claimed: float | None = None
     # frycast only: realised 80 % coverage per level and horizon bucket ({level: {bucket: c}})
     coverage_by: dict | None = None
+    # bottom level, the days planners judge a forecast on: public holidays of the series'
+    # region, and days its restaurant was closed (0 units); NaN when the holdout has none
+    mase_holiday: float = float("nan")
+    mase_closed: float = float("nan")
 
     @property
     def mase_realised(self) -> float:
@@ -113,6 +117,7 @@ class Holdout:
     actual: np.ndarray  # closed days 0
     actual_open: np.ndarray  # closed days NaN
     regions: np.ndarray  # each series' region
+    holiday: np.ndarray | None = None  # (series × held-out day) a public holiday of its region
 
 
 def holdout(panel: Panel, h: int) -> Holdout:
@@ -124,7 +129,20 @@ def holdout(panel: Panel, h: int) -> Holdout:
         started = train.first_observed() < n - h  # on sale before the holdout
         closed = (panel.open[:, n - h : n] == 0) & started[:, None]
         actual = np.where(closed, 0.0, actual_open)
-    return Holdout(train, actual, actual_open, panel.series["region"].to_numpy())
+    holiday = None
+    if "is_holiday" in panel.known:
+        holiday = np.nan_to_num(panel.known["is_holiday"][:, n - h : n]) > 0
+    return Holdout(train, actual, actual_open, panel.series["region"].to_numpy(), holiday)
+
+
+def _mase_on(actual: np.ndarray, pred: np.ndarray, scale: np.ndarray, days) -> float:
+    """Mean over series of the scaled absolute error on the marked days only."""
+    if days is None or not days.any():
+        return float("nan")
+    err = np.where(days & ~np.isnan(actual), np.abs(actual - pred), np.nan)
+    with np.errstate(all="ignore"):
+        per_series = np.nanmean(err, axis=1) / scale
+    return float(np.nanmean(per_series[np.isfinite(per_series)]))
 
 
 def _group(y: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
@@ -179,6 +197,8 @@ def _score(
         coverage_80=pooled["coverage_80"],
         n_series=int(np.isfinite(per_series).sum()),
         seconds=round(seconds, 1),
+        mase_holiday=_mase_on(actual, yhat, scale, split.holiday),
+        mase_closed=_mase_on(actual, yhat, scale, np.isnan(split.actual_open) & (actual == 0)),
     )
 
 
@@ -409,6 +429,21 @@ def claimed_vs_realised(scores: list[Score]) -> str:
         lines.append(
             f"| {x.dataset} | {x.holdout_days} d | {x.mase_claimed:.3f} | {x.mase:.3f} "
             f"| {x.coverage_claimed:.3f} | {x.coverage_80:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def special_days_table(scores: list[Score]) -> str:
+    """Bottom-level MASE on public holidays and on closed days only, every method."""
+    lines = [
+        "| dataset | holdout | method | MASE holidays | MASE closed days |",
+        "|---|---|---|---|---|",
+    ]
+    fmt = lambda v: "—" if np.isnan(v) else f"{v:.3f}"  # noqa: E731
+    for x in scores:
+        lines.append(
+            f"| {x.dataset} | {x.holdout_days} d | {x.method} | {fmt(x.mase_holiday)} "
+            f"| {fmt(x.mase_closed)} |"
         )
     return "\n".join(lines)
 

@@ -784,6 +784,8 @@ def bench_accuracy(
     typer.echo(bench.claimed_vs_realised(scores))
     typer.echo("")
     typer.echo(bench.coverage_table(scores))
+    typer.echo("\nthe days planners judge a forecast on (bottom level):")
+    typer.echo(bench.special_days_table(scores))
 
 
 @app.command("bench")

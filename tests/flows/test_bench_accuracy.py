@@ -36,3 +36,19 @@ def test_coverage_is_counted_per_level_and_horizon_bucket():
     assert got["region"] == {"1-28": 0.5, "29-40": 0.5}
     assert got["chain"] == {"1-28": 0.0, "29-40": 0.0}
     assert coverage_by(frame, False, split) == {}  # no base rows in this frame
+
+
+def test_holiday_and_closed_day_mase_score_only_those_days():
+    from flows.bench_accuracy import _mase_on
+
+    # 2 series, scale 2; 4 held-out days; day 1 a holiday, day 3 closed for series 0
+    actual = np.array([[10.0, 10, 0, 10], [20, 20, 20, 20]])
+    pred = np.array([[10.0, 14, 6, 10], [20, 26, 20, 20]])
+    scale = np.array([2.0, 2.0])
+    holiday = np.zeros((2, 4), bool)
+    holiday[:, 1] = True
+    closed = np.zeros((2, 4), bool)
+    closed[0, 2] = True
+    assert _mase_on(actual, pred, scale, holiday) == (4 / 2 + 6 / 2) / 2
+    assert _mase_on(actual, pred, scale, closed) == 6 / 2  # series 1 has no closed day
+    assert np.isnan(_mase_on(actual, pred, scale, np.zeros((2, 4), bool)))
