@@ -116,7 +116,9 @@ class _GlobalGBM(Forecaster):
             # a traceback minutes into a run: a short backtest fold is a fact, not a crash
             self._short = str(exc)
             return self
-        self.features_ = feature_columns(train)
+        # a column constant over the training rows (no events in this chain, no occasional
+        # closure) carries nothing, and would only shift which columns the trees sample
+        self.features_ = [c for c in feature_columns(train) if train[c].nunique(dropna=False) > 1]
         self.n_train_rows_ = len(train)
         X, y = train[self.features_], train["y"].to_numpy()
         denom = np.ones(len(train))

@@ -97,6 +97,9 @@ def _rebuild_prices(url: str) -> None:
     assert result.success, "\n".join(result.failures)
 
 
+SEEDS = (0, 1, 2, 3)
+
+
 @pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
 def test_a_planned_price_change_moves_the_forecast_as_the_demand_curve_does(
     tiny_panel, with_planned_change, model
@@ -109,8 +112,18 @@ def test_a_planned_price_change_moves_the_forecast_as_the_demand_curve_does(
         factor, 0.01
     )
 
-    base = build_model(model, max_horizon=H, seed=0, n_jobs=1).fit(tiny_panel).predict(H)
-    moved = build_model(model, max_horizon=H, seed=0, n_jobs=1).fit(changed).predict(H)
+    # one seed's response varied from 0.85 to 1.22 of the curve's over seeds 0-3 (column and
+    # row sampling on 8 series): the mean forecast of four seeds is what is measured
+    def forecast(panel: Panel) -> np.ndarray:
+        return np.mean(
+            [
+                build_model(model, max_horizon=H, seed=seed, n_jobs=1).fit(panel).predict(H)
+                for seed in SEEDS
+            ],
+            axis=0,
+        )
+
+    base, moved = forecast(tiny_panel), forecast(changed)
     # the training rows saw the same history and prices: the days before the change are unchanged
     np.testing.assert_allclose(moved[:, : CHANGE_AFTER - 1], base[:, : CHANGE_AFTER - 1])
     after = slice(CHANGE_AFTER - 1, H)
