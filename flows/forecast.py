@@ -18,7 +18,7 @@ from frycast.forecast_store import (
     set_run_config,
     write_results,
 )
-from frycast.panel_io import load_panel, restaurant_last_days, stale_restaurants
+from frycast.panel_io import load_panel, restaurant_last_days, stale_among
 from frycast.settings import Settings, get_settings
 from frycast.stages import stage
 from ml.engine import EngineConfig, EngineResult, run_engine
@@ -52,6 +52,7 @@ def engine_config(settings: Settings, **overrides) -> EngineConfig:
         seed=settings.seed,
         n_jobs=settings.n_jobs,
         global_partitions=settings.global_partitions,
+        drivers=settings.drivers,
     )
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -123,23 +124,23 @@ def _forecast(
     mlflow_run_id = version = None
     try:
         tracker = make_tracker(url, s) if track else None
-        stale, bridged = stale_restaurants(url, restaurants, s.stale_after_days), {}
+        last_days = restaurant_last_days(url, restaurants)
+        stale, bridged = stale_among(last_days, s.stale_after_days), {}
         if stale and s.stale_restaurants == "forecast":
-            last_days = restaurant_last_days(url, restaurants)
             bridged, stale = bridgeable(stale, max(last_days.values()))
+        if stale or bridged:
             restaurants = [r for r in last_days if r not in stale]
-        said = [
-            "not forecast (data ends long before the others'; run them with --restaurant): "
-            + ", ".join(f"{r} (last day {d})" for r, d in sorted(stale.items()))
-            if stale
-            else "",
-            "forecast from the common origin across a gap in their data (bridged days are not "
-            "scored; marts.fct_forecast.data_ends_on): "
-            + ", ".join(f"{r} (last day {d})" for r, d in sorted(bridged.items()))
-            if bridged
-            else "",
-        ]
-        note = "; ".join(x for x in said if x) or None
+        notes = [
+            f"{why}: " + ", ".join(f"{r} (last day {d})" for r, d in sorted(group.items()))
+            for why, group in (
+                ("not forecast (data ends long before the others'; run them with --restaurant)",
+                 stale),
+                ("forecast from the common origin across a gap in their data (bridged days are "
+                 "not scored; marts.fct_forecast.data_ends_on)", bridged),
+            )
+            if group
+        ]  # fmt: skip
+        note = "; ".join(notes) or None
         if note:
             log.warning(note)
         with stage("load panel"):
@@ -147,7 +148,7 @@ def _forecast(
                 url,
                 horizon=config.horizon,
                 restaurants=restaurants,
-                stale_after_days=None if bridged else s.stale_after_days,
+                stale_after_days=None,  # sorted out above, from the same last days
             )
             if bridged:
                 panel = bridge_gaps(panel, bridged)

@@ -46,10 +46,9 @@ def load_panel(
     ``features.feat_sku_prices``) run ``horizon`` days past the last day of history.
     """
     if stale_after_days is not None:
-        stale = stale_restaurants(url, restaurants, stale_after_days)
-        if stale:
-            keep = [r for r in restaurant_last_days(url, restaurants) if r not in stale]
-            restaurants = keep
+        last_days = restaurant_last_days(url, restaurants)
+        if stale := stale_among(last_days, stale_after_days):
+            restaurants = [r for r in last_days if r not in stale]
     with psycopg.connect(url) as conn:
         s = _copy_frame(
             conn,
@@ -132,11 +131,16 @@ def stale_restaurants(
 ) -> dict[str, date]:
     """Restaurants whose data ends more than ``stale_after_days`` before the latest restaurant's:
     a forecast from the common origin would start after years without data for them."""
-    last = restaurant_last_days(url, restaurants)
-    if not last:
+    return stale_among(restaurant_last_days(url, restaurants), stale_after_days)
+
+
+def stale_among(last_days: dict[str, date], stale_after_days: int | None) -> dict[str, date]:
+    """The restaurants of ``last_days`` whose data ends more than ``stale_after_days`` before the
+    latest one's (none when ``stale_after_days`` is None)."""
+    if not last_days or stale_after_days is None:
         return {}
-    end = max(last.values())
-    return {r: d for r, d in last.items() if (end - d).days > stale_after_days}
+    end = max(last_days.values())
+    return {r: d for r, d in last_days.items() if (end - d).days > stale_after_days}
 
 
 def build_panel(
