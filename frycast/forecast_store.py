@@ -70,6 +70,7 @@ CALIBRATION_COLUMNS = [
     "n_residuals",
 ]
 IMPORTANCE_COLUMNS = ["run_id", "model", "feature", "importance"]
+DRIVER_COLUMNS = ["run_id", "level", "node_key", "month", "model", "driver", "units"]
 
 
 def open_run(url: str, horizon: int, config: dict, *, backend_pid: int | None = None) -> int:
@@ -160,6 +161,10 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
         ],
         columns=IMPORTANCE_COLUMNS,
     )
+    drivers = getattr(result, "drivers", None)
+    if drivers is None:
+        drivers = pd.DataFrame(columns=DRIVER_COLUMNS)
+    drivers = drivers.assign(run_id=run_id)
     check_quantiles(result.forecasts, f"run {run_id}")
     values = result.forecasts.assign(run_id=run_id)
     if "p_open" not in values:  # a result without open/closed days: unknown, not a number
@@ -170,6 +175,7 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
         "forecast.backtest_metrics": (METRIC_COLUMNS, result.metrics.assign(run_id=run_id)),
         "forecast.model_selection": (SELECTION_COLUMNS, sel),
         "forecast.interval_calibration": (CALIBRATION_COLUMNS, cal),
+        "forecast.forecast_drivers": (DRIVER_COLUMNS, drivers),
     }
     counts = {}
     with psycopg.connect(url) as conn:
@@ -368,5 +374,6 @@ def delete_run_rows(url: str, run_id: int) -> None:
             "model_selection",
             "interval_calibration",
             "feature_importances",
+            "forecast_drivers",
         ):
             conn.execute(f"delete from forecast.{table} where run_id = %s", (run_id,))

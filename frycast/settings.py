@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         alias="FRYCAST_GLOBAL_PARTITIONS",
         description="LightGBM/XGBoost: one model per block of restaurants (spreads over workers)",
     )
+    drivers: bool = Field(
+        default=True,
+        alias="FRYCAST_DRIVERS",
+        description="explain the global models' forecasts (marts.fct_forecast_drivers, TreeSHAP)",
+    )
 
     # MLflow: tracking store in the warehouse (schema mlflow) unless MLFLOW_TRACKING_URI is set;
     # artifacts on local disk, or S3/MinIO when MLFLOW_S3_ENDPOINT_URL is set.

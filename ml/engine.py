@@ -80,6 +80,8 @@ class EngineConfig:
     n_jobs: int = 2
     # >1: LightGBM/XGBoost train one model per block of series (ml.backtest.fit_jobs)
     global_partitions: int = 1
+    # explain the nodes a global model serves (ml.drivers: TreeSHAP in planner's groups)
+    drivers: bool = True
     model_params: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -100,6 +102,8 @@ class EngineResult:
     calibrations: dict[str, ConformalCalibration] = field(default_factory=dict)
     nested: dict[int, tuple] = field(default_factory=dict)
     served_backtest: tuple = ()
+    # per node served by a global model and month: the base and each driver group, in units
+    drivers: pd.DataFrame | None = None
 
 
 def combo_members(config: EngineConfig) -> list[str]:
@@ -210,6 +214,10 @@ def run_engine(
     if "combo" in set(selection["model"]):
         preds["combo"] = np.mean([preds[m] for m in members], axis=0)
     selection = _serve_failed_fits(selection, preds, config.fallback)
+    drivers = None
+    if config.drivers:
+        with stage("drivers"):
+            drivers = _served_drivers(panel, selection, fitted, jobs, preds, config.horizon)
 
     forecasts = _forecast_frame(panel, config.horizon, selection, preds, calibrations)
     calibration = pd.concat(
@@ -266,7 +274,29 @@ def run_engine(
         calibrations,
         nested,
         served_bt,
+        drivers,
     )
+
+
+def _served_drivers(panel: Panel, selection, fitted, jobs, preds, h: int) -> pd.DataFrame | None:
+    """The drivers of the nodes a global model serves, where one fit covers every series (a
+    partitioned fit is not explained: its first partition's model is all that is kept)."""
+    from ml.drivers import monthly_drivers
+
+    whole = {job.key[0] for job in jobs if job.rows is None}
+    chosen = selection["model"].to_numpy()
+    frames = [
+        monthly_drivers(fitted[m], panel, np.flatnonzero(chosen == m), h, preds[m]).assign(model=m)
+        for m in ("lightgbm", "xgboost")
+        if m in fitted and m in whole and (chosen == m).any()
+    ]
+    if not frames:
+        return None
+    out = pd.concat(frames, ignore_index=True)
+    series = out.pop("series").to_numpy(dtype=int)
+    out["level"] = series_levels(panel)[series]
+    out["node_key"] = np.asarray(panel.keys, dtype=object)[series]
+    return out
 
 
 def _choose(

@@ -49,6 +49,8 @@ class HierarchicalResult:
     selection: pd.DataFrame
     calibration: pd.DataFrame
     summary: dict
+    # the global models' drivers of every node they serve (shared nodes: their source's)
+    drivers: pd.DataFrame | None = None
 
 
 def aggregate_panel(panel: Panel, h: Hierarchy) -> Panel:
@@ -339,9 +341,34 @@ def _reconciled_result(
         "shared_nodes": sharing.n_shared,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    drivers = _shared_drivers(sharing, aggregate, bottom, agg_nodes)
     return HierarchicalResult(
-        h, bottom, aggregate, forecasts, metrics, selection, calibration, summary
+        h, bottom, aggregate, forecasts, metrics, selection, calibration, summary, drivers
     )
+
+
+def _shared_drivers(sharing: NodeSharing, aggregate, bottom, agg_nodes) -> pd.DataFrame | None:
+    """The engines' drivers for every node: an aggregate node shares its source's."""
+    explained = [d for d in (aggregate.drivers, bottom.drivers) if d is not None]
+    if not explained:
+        return None
+    ids = ["level", "node_key"]
+    # sharing.source indexes [distinct aggregate nodes; bottom series], the engines' row order
+    sources = pd.concat([aggregate.selection[ids], bottom.selection[ids]], ignore_index=True)
+    src = sources.iloc[sharing.source].reset_index(drop=True)
+    mapping = pd.DataFrame(
+        {
+            "_level": src["level"].to_numpy(),
+            "_key": src["node_key"].to_numpy(),
+            "level": agg_nodes["level"].to_numpy(),
+            "node_key": agg_nodes["node_key"].to_numpy(),
+        }
+    )
+    every = pd.concat(explained, ignore_index=True).rename(
+        columns={"level": "_level", "node_key": "_key"}
+    )
+    shared = mapping.merge(every, on=["_level", "_key"]).drop(columns=["_level", "_key"])
+    return pd.concat([shared, bottom.drivers], ignore_index=True)
 
 
 def _certain_closures(source, h: int | None = None) -> np.ndarray | None:

@@ -105,3 +105,25 @@ def lines(df: pd.DataFrame, x: str, y: str, color: str) -> alt.Chart:
         .encode(x=f"{x}:Q", y=f"{y}:Q", color=f"{color}:N", tooltip=list(df.columns))
         .properties(height=300)
     )
+
+
+def drivers(month: pd.DataFrame) -> alt.Chart:
+    """One month's drivers as horizontal bars: the base, then what each group adds (signed)."""
+    data = month.assign(sign=month["units"].ge(0).map({True: "adds", False: "takes away"}))
+    data.loc[data["is_base"], "sign"] = "base"
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("driver:N", sort=None, title=None),
+            x=alt.X("units:Q", title="units in the month"),
+            color=alt.Color(
+                "sign:N",
+                scale=alt.Scale(
+                    domain=["base", "adds", "takes away"], range=["#9e9e9e", "#4c78a8", "#e45756"]
+                ),
+                legend=None,
+            ),
+            tooltip=["driver", alt.Tooltip("units:Q", format=",.0f")],
+        )
+    )

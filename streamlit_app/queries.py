@@ -211,6 +211,17 @@ def node_forecast(level: str, node_key: str, run_id: int | None = None) -> pd.Da
 
 
 @st.cache_data(ttl=TTL)
+def node_drivers(level: str, node_key: str) -> pd.DataFrame:
+    """Why the served forecast of a node says what it says, per month (global models only)."""
+    return frame(
+        """select month, driver, units, is_base, model_units, model
+             from marts.fct_forecast_drivers where level = %s and node_key = %s
+            order by month, is_base desc, driver""",
+        (level, node_key),
+    )
+
+
+@st.cache_data(ttl=TTL)
 def holidays(region: str | None, start, end) -> pd.DataFrame:
     return frame(
         """select distinct holiday_date as date, holiday_names as name from marts.dim_holiday

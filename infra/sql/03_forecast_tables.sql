@@ -295,4 +295,18 @@ create table if not exists forecast.feature_importances (
     primary key (run_id, model, feature)
 );
 
+-- Why a global model's forecast is what it is: per node it serves and month, the base (its
+-- recent daily level) and each driver group's TreeSHAP contribution in units (ml/drivers.py);
+-- base and drivers add up to the model's prediction.
+create table if not exists forecast.forecast_drivers (
+    run_id   bigint not null references forecast.forecast_runs (run_id) on delete cascade,
+    level    text   not null,
+    node_key text   not null,
+    month    date   not null,
+    model    text   not null,
+    driver   text   not null,
+    units    double precision not null,
+    primary key (run_id, level, node_key, month, driver)
+);
+
 grant select on all tables in schema forecast to frycast_reader;

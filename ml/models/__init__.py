@@ -20,6 +20,29 @@ ALL_MODELS = (
     "imapa",
 )
 
+# How each model makes its number, in a planner's words (the explorer says it for a node whose
+# forecast has no drivers; the global models' drivers are in marts.fct_forecast_drivers)
+RULES = {
+    "snaive": "the same weekday last week, repeated",
+    "snaive_yearly": "the same days 52 weeks earlier (the last week where there is no year)",
+    "weekday_mean": "the mean of the last 8 same weekdays (e.g. the last 8 Tuesdays)",
+    "launch_curve": "a new item or restaurant: its own first days blended with the item's share "
+    "elsewhere and the product group's launch curve, on the restaurant's weekday shape",
+    "ets": "exponential smoothing (AutoETS) with a weekly season, fitted to this node alone",
+    "theta": "the Theta method with a weekly season, fitted to this node alone",
+    "arima": "AutoARIMA with a weekly season, fitted to this node alone",
+    "prophet": "Prophet on this node: trend, weekly and yearly seasons, holidays, events, discount",
+    "tsb": "intermittent demand (TSB): how often it sells times how much when it does",
+    "adida": "intermittent demand (ADIDA): the mean over aggregated periods",
+    "imapa": "intermittent demand (IMAPA): the mean over several aggregation levels",
+    # read only where a global model's node has no drivers
+    "lightgbm": "LightGBM over every series; its drivers were not recorded in this run "
+    "(FRYCAST_DRIVERS=false, or one model per block of restaurants)",
+    "xgboost": "XGBoost over every series; its drivers were not recorded in this run "
+    "(FRYCAST_DRIVERS=false, or one model per block of restaurants)",
+    "combo": "the mean of the non-baseline models' forecasts",
+}
+
 
 def build_model(
     name: str, *, max_horizon: int = 365, seed: int = 0, n_jobs: int = 2, params: dict | None = None

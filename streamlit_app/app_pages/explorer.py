@@ -3,6 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ml.models import RULES
 from streamlit_app import charts, queries, tables
 from streamlit_app.app_pages._common import published_or_stop
 
@@ -68,6 +69,24 @@ st.caption(
     + (f" (base forecast: {base_model})" if pd.notna(base_model) else "")
     + f" · next 12 months: {fc['yhat'].sum():,.0f} units"
 )
+
+# why: the global models' drivers by month; a baseline's number is its rule
+st.subheader("Why this forecast")
+why = queries.node_drivers(level, node)
+if why.empty:
+    source = base_model if pd.notna(base_model) else model
+    st.caption(f"{source}: {RULES.get(source, 'no rule recorded for this model')}.")
+else:
+    months = why["month"].drop_duplicates().tolist()
+    month = st.selectbox("Month", months, format_func=lambda m: f"{m:%B %Y}")
+    shown_month = why[why["month"] == month]
+    st.altair_chart(charts.drivers(shown_month), width="stretch")
+    st.caption(
+        f"{why['model'].iloc[0]}'s forecast for {month:%B %Y}: "
+        f"{shown_month['model_units'].iloc[0]:,.0f} units = the base (the node's recent daily "
+        "level over the month) plus what each group of features adds or takes away (TreeSHAP). "
+        "Before the chance of opening and reconciliation."
+    )
 
 shown = table.assign(date=table["date"].dt.date)
 name = f"forecast_{level}_{node.replace('/', '_')}_{grain.lower()}"

@@ -124,6 +124,25 @@ def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
     )
     assert gap < 1e-9
     assert scalar(warehouse, "select count(*) from marts.fct_forecast_accuracy") > 0
+    # every node a global model serves is explained, month by month, and no other node is
+    served = query(
+        warehouse,
+        "select level, node_key from forecast.model_selection where run_id = %s"
+        " and model in ('lightgbm', 'xgboost') order by 1, 2",
+        (first["run_id"],),
+    )
+    explained = query(
+        warehouse, "select distinct level, node_key from marts.fct_forecast_drivers order by 1, 2"
+    )
+    assert served and explained == served
+    months = query(
+        warehouse,
+        "select count(*) filter (where is_base), count(distinct driver) > 3,"
+        " max(abs(model_units - total)) from marts.fct_forecast_drivers"
+        " join (select level, node_key, month, sum(units) as total from marts.fct_forecast_drivers"
+        " group by 1, 2, 3) t using (level, node_key, month)",
+    )[0]
+    assert months[0] >= 12 * len(served) and months[1] and months[2] < 1e-6
     reviews = dict(
         query(
             warehouse,

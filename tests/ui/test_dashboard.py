@@ -10,7 +10,9 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import psycopg
 import pytest
+import streamlit as st
 from prefect.testing.utilities import prefect_test_harness
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
@@ -217,3 +219,51 @@ def test_every_page_renders_real_data_in_headless_chromium(warehouse):
         assert page.locator("[data-testid='stException']").count() == 0, "explorer, Week"
         page.screenshot(path=str(SHOTS / "explorer_week.png"), full_page=True)
         browser.close()
+
+
+def _open_node(level: str, node: str) -> AppTest:
+    at = page("explorer")
+    at.selectbox[0].select(level).run()
+    at.text_input[0].input(node).run()
+    at.selectbox[1].select(node).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_the_explorer_says_why_a_forecast_is_what_it_is(warehouse):
+    from ml.models import RULES
+
+    # a node a global model serves: its first month's drivers, adding up to the model's units
+    level, node, units = query(
+        warehouse,
+        "select level, node_key, model_units from marts.fct_forecast_drivers"
+        " where is_base order by level, node_key, month limit 1",
+    )[0]
+    at = _open_node(level, node)
+    assert any(f"{units:,.0f} units = the base" in c.value for c in at.caption)
+    # a node without drivers (here: its rows taken away) gets its model's rule instead
+    rows = query(
+        warehouse,
+        "select * from forecast.forecast_drivers where level = %s and node_key = %s",
+        (level, node),
+    )
+    model = query(
+        warehouse,
+        "select distinct coalesce(base_model, model) from marts.fct_forecast"
+        " where level = %s and node_key = %s",
+        (level, node),
+    )[0][0]
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute(
+            "delete from forecast.forecast_drivers where level = %s and node_key = %s",
+            (level, node),
+        )
+        try:
+            st.cache_data.clear()  # the dashboard caches its queries for a while
+            at = _open_node(level, node)
+            assert any(RULES[model] in c.value for c in at.caption), model
+        finally:
+            with conn.cursor().copy("copy forecast.forecast_drivers from stdin") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            st.cache_data.clear()

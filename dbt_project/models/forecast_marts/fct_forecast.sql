@@ -5,12 +5,6 @@ with runs as (
     select * from {{ source('forecast', 'forecast_runs') }}
 ),
 
-latest_published as (
-    select max(run_id) as run_id
-    from runs
-    where published
-),
-
 chosen_run as (
     select
         runs.run_id,
@@ -20,8 +14,7 @@ chosen_run as (
         coalesce(runs.config -> 'bridged_restaurants', '{}'::jsonb) as bridged,
         coalesce(runs.config ->> 'reconciler', 'none') <> 'none' as is_reconciled
     from runs
-    cross join latest_published
-    where runs.run_id = coalesce({{ var('forecast_run_id', 'null') }}::bigint, latest_published.run_id)
+    where runs.run_id = {{ served_run_id() }}
 ),
 
 selection as (
