@@ -9,7 +9,7 @@ TIER ?= demo
 comma := ,
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-reconcile bench-ui bench-pipeline bench-peer bench-distributed bench
+.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-drivers bench-reconcile bench-ui bench-pipeline bench-peer bench-distributed bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ bench-import: setup  ## import a 100 MB daily file and a 100 MB order export: ti
 
 bench-accuracy: setup  ## accuracy: frycast vs statsforecast and mlforecast peers on held-out days (London, demo, a closing chain)
 	$(RUN) frycast bench-accuracy --dataset london --dataset demo --dataset closing
+
+bench-drivers: setup  ## the drivers' (TreeSHAP) cost beside LightGBM's prediction, medium tier
+	$(RUN) frycast bench-drivers --tier medium
 
 bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs hierarchicalforecast
 	$(RUN) frycast bench-reconcile --size 10k --size 20k --size 100k

@@ -759,6 +759,14 @@ def bench_ui(rounds: Annotated[int, typer.Option(help="timed loads per page")] =
     typer.echo(f"results: {bench.write(result)}")
 
 
+@app.command("bench-drivers")
+def bench_drivers(tier: Annotated[str, typer.Option(help="a seed tier")] = "medium") -> None:
+    """What the drivers (TreeSHAP) cost beside LightGBM's own prediction, on a tier's panel."""
+    from flows import bench_drivers as bench
+
+    typer.echo(bench.run(database_url(), tier))
+
+
 @app.command("bench-accuracy")
 def bench_accuracy(
     dataset: Annotated[list[str], typer.Option(help="london, demo, closing")] = [  # noqa: B006

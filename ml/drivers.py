@@ -9,10 +9,11 @@ prediction is near the base. The base is the bias on the series' recent level (t
 relative to it, ``ml.models.gbm.relative_frame``): "the last four weeks' daily mean", from
 which the groups move the forecast.
 
-TreeSHAP costs far more than a prediction, so on a big panel it runs on every ``stride``-th
-forecast day only (a stride prime to 7: each month's sample holds every weekday), within a
-budget of rows; each node and month's groups are then scaled to that month's prediction, so
-they still add up to it exactly. On a small panel the stride is 1 and nothing is estimated.
+TreeSHAP costs far more than a prediction (a few ms a row against microseconds), so within a
+budget of rows it runs on every ``stride``-th forecast day only (a stride prime to 7: every
+weekday is sampled), each node and month's groups then scaled to that month's prediction so
+they still add up to it exactly; past the widest stride the biggest nodes are explained first.
+On a small panel the stride is 1 and nothing is estimated.
 """
 
 from __future__ import annotations
@@ -62,16 +63,20 @@ RECENT_LEVEL = "recent level"
 DRIVERS = (BASE, RECENT_LEVEL, *GROUPS)
 LOG_LINK = ("tweedie", "poisson", "gamma", "reg:tweedie", "count:poisson", "reg:gamma")
 CHUNK_ROWS = 200_000  # contributions are (rows × features): bounded memory on any panel
-MAX_ROWS = 1_000_000  # TreeSHAP rows per model and run: beyond it, a stride over the days
+# TreeSHAP rows per model and engine: about 2-3 ms a row with 400 trees on 2 cores (London,
+# measured), so ~30 s. Beyond it, a stride over the days; beyond the widest stride, the
+# biggest nodes are explained first and the rest have no drivers in the run.
+MAX_ROWS = 10_000
+MAX_STRIDE = 13  # about two days a month, every weekday within a year
 
 
 def day_stride(n_rows: int, max_rows: int = MAX_ROWS) -> int:
     """The smallest stride over forecast days keeping ``n_rows`` within ``max_rows`` that is
-    prime to 7 (so every weekday is sampled)."""
+    prime to 7 (so every weekday is sampled), at most ``MAX_STRIDE``."""
     stride = max(1, -(-n_rows // max_rows))
     while stride > 1 and stride % 7 == 0:
         stride += 1
-    return stride
+    return min(stride, MAX_STRIDE)
 
 
 def group_of(feature: str) -> str:
@@ -105,6 +110,9 @@ def monthly_drivers(
         prediction = model.predict(h)
     horizons = every_h[::stride]
     h_sample = horizons.size
+    if rows.size * h_sample > max_rows:  # the biggest nodes first, within the budget
+        volume = prediction[rows].sum(axis=1)
+        rows = np.sort(rows[np.argsort(-volume, kind="stable")[: max(1, max_rows // h_sample)]])
     groups = [group_of(c) for c in model.inputs_]
     out = []
     per_chunk = max(1, CHUNK_ROWS // h_sample)

@@ -36,10 +36,12 @@ RULES = {
     "adida": "intermittent demand (ADIDA): the mean over aggregated periods",
     "imapa": "intermittent demand (IMAPA): the mean over several aggregation levels",
     # read only where a global model's node has no drivers
-    "lightgbm": "LightGBM over every series; its drivers were not recorded in this run "
-    "(FRYCAST_DRIVERS=false, or one model per block of restaurants)",
-    "xgboost": "XGBoost over every series; its drivers were not recorded in this run "
-    "(FRYCAST_DRIVERS=false, or one model per block of restaurants)",
+    "lightgbm": "LightGBM over every series; this node's drivers were not recorded in this run "
+    "(the biggest nodes are explained first, within a budget; FRYCAST_DRIVERS=false; or one "
+    "model per block of restaurants)",
+    "xgboost": "XGBoost over every series; this node's drivers were not recorded in this run "
+    "(the biggest nodes are explained first, within a budget; FRYCAST_DRIVERS=false; or one "
+    "model per block of restaurants)",
     "combo": "the mean of the non-baseline models' forecasts",
 }
 

@@ -59,3 +59,13 @@ def test_every_model_has_a_rule_a_planner_can_read():
     from ml.models import ALL_MODELS, RULES
 
     assert set(ALL_MODELS) | {"combo"} == set(RULES)
+
+
+def test_past_the_budget_the_biggest_nodes_are_explained(tiny_panel):
+    model = build_model("lightgbm", max_horizon=H, n_jobs=1, seed=1).fit(tiny_panel)
+    pred = model.predict(H)
+    rows = np.arange(tiny_panel.n_series)
+    # 13-day stride: 5 days per series; a budget of 10 rows holds the two biggest series
+    got = monthly_drivers(model, tiny_panel, rows, H, pred, max_rows=10)
+    biggest = set(np.argsort(-pred.sum(axis=1))[:2])
+    assert set(got["series"]) == biggest
