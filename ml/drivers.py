@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml.gbm_features import WindowSums, _features_at
+from ml.gbm_features import WindowSums, features_at
 from ml.models.gbm import _GlobalGBM, relative_frame
 from ml.panel import Panel
 
@@ -120,7 +120,7 @@ def monthly_drivers(
         chunk = rows[start : start + per_chunk]
         series = np.repeat(chunk, h_sample)
         hh = np.tile(horizons, chunk.size)
-        frame = _features_at(panel, sums, origin, series, hh, model.extra_windows)
+        frame = features_at(panel, sums, origin, series, hh, model.extra_windows)
         X, denom = frame[model.features_], np.ones(len(frame))
         if model.relative:
             X, denom = relative_frame(X)

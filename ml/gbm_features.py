@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ml.openness import closed_ahead
 from ml.panel import KNOWN_COLUMNS, Panel
 
 WINDOWS = (7, 28, 91, 364)
@@ -102,10 +103,10 @@ def origin_features(
     """Feature rows for every series × horizon from ``origin``; uses y[:, : origin + 1] only."""
     n_s, m = panel.n_series, len(horizons)
     series = np.repeat(np.arange(n_s), m)
-    return _features_at(panel, sums, origin, series, np.tile(horizons, n_s), extra_windows)
+    return features_at(panel, sums, origin, series, np.tile(horizons, n_s), extra_windows)
 
 
-def _features_at(
+def features_at(
     panel: Panel,
     sums: WindowSums,
     origin: int,
@@ -239,13 +240,18 @@ def after_closure(panel: Panel, series: np.ndarray, t: np.ndarray) -> np.ndarray
     """1.0 on the day after an occasional closure (one on a weekday the restaurant opened the
     week before: a refit, a holiday closure; not its regular closing day). A closure in the
     panel's history counts as planned ahead, so training rows see it as a forecast sees one
-    scheduled after the history; a truncated panel (a backtest fold) knows none after its end."""
+    scheduled after the history or recurring (Christmas: ``ml.openness.closed_ahead``); a
+    truncated panel (a backtest fold) knows only the recurring ones after its end."""
     n = len(panel.dates)
     before, week_before = t - 1, t - 8
-    closed = panel.open[series, before] == 0
-    known = (before < n) | panel.open_ahead
+    in_history = panel.open[series, np.minimum(before, n - 1)] == 0
+    closed = np.where(before < n, in_history, False)
+    if (before >= n).any():
+        ahead = closed_ahead(panel, int(before.max()) - n + 1)
+        late = before >= n
+        closed[late] = ahead[series[late], before[late] - n]
     opened = panel.open[series, week_before] != 0  # open, or unknown (ahead): not regular
-    return (closed & known & opened).astype(float)
+    return (closed & opened).astype(float)
 
 
 def training_frame(
@@ -295,7 +301,7 @@ def training_frame(
         keep = ~np.isnan(y) & ~np.isnan(level_28[series])
         if keep_share < 1.0:
             keep &= rng.random(keep.size) < keep_share
-        f = _features_at(panel, sums, o, series[keep], h[keep], extra_windows)
+        f = features_at(panel, sums, o, series[keep], h[keep], extra_windows)
         f["y"] = y[keep]
         # how many forecast days a row stands for: 1 for each short horizon, the rest of the
         # origin's horizons shared by its long samples (the horizon-aware weight)

@@ -42,14 +42,24 @@ def open_probability(panel: Panel, h: int) -> np.ndarray | None:
     n = len(panel.dates)
     # compute once per distinct open/closed history (a restaurant's rows are identical)
     rows, inverse = _distinct_rows(panel.open[:, :n])
-    hist = flags(panel.open[rows, :n])
-    p = _weekday_pattern(hist, n, h)
-    p = np.where(_recurring_closed(hist, panel, n, h, rows), 0.0, p)
-    p = p[inverse]
+    p = _weekday_pattern(flags(panel.open[rows, :n]), n, h)[inverse]
+    return np.where(closed_ahead(panel, h), 0.0, p)
+
+
+def closed_ahead(panel: Panel, h: int) -> np.ndarray:
+    """(n_series, h) True on the days after the origin known to be closed: recurring closures
+    (learned from the history, so a backtest fold knows them too) and, on an untruncated panel,
+    closures scheduled ahead. The openness forecast makes these 0; the global models' features
+    read them too (``ml.gbm_features.after_closure``)."""
+    if panel.open is None:
+        return np.zeros((panel.n_series, h), dtype=bool)
+    n = len(panel.dates)
+    rows, inverse = _distinct_rows(panel.open[:, :n])
+    out = _recurring_closed(flags(panel.open[rows, :n]), panel, n, h, rows)[inverse]
     if panel.open_ahead:  # closures scheduled ahead
         stop = min(n + h, panel.open.shape[1])
-        p[:, : stop - n] = np.where(panel.open[:, n:stop] == 0, 0.0, p[:, : stop - n])
-    return p
+        out[:, : stop - n] |= panel.open[:, n:stop] == 0
+    return out
 
 
 def flags(a: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from frycast.panel_io import load_panel
 from ingest.generator import ChainSpec
 from ingest.seed import seed
 from ml.engine import EngineConfig, run_engine
+from ml.gbm_features import after_closure
 from ml.hierarchical import run_hierarchical
 from ml.metrics import mase
 from ml.openness import open_probability, with_openness
@@ -98,6 +99,28 @@ def test_a_holiday_closed_last_year_is_forecast_closed_and_a_closure_scheduled_a
     # AND a backtest cut at the same origin does not know the scheduled closure
     cut = panel.truncate(n - 1)
     assert pd.Series(open_probability(cut, h)[0], index=cut.future_dates(h))["2024-12-28"] == 1.0
+
+
+# the day after a recurring closure was 0 in the forecast's after_closure while training rows,
+# which read past Christmases as planned, had 1: the model learnt a Boxing Day effect it never used
+def test_the_day_after_a_recurring_closure_is_an_after_closure_day_ahead_as_in_training():
+    # GIVEN the same restaurant: Christmas closed in 2023 (a holiday), history to 2024-12-20
+    start, h = "2023-01-01", 14
+    n = (pd.Timestamp("2024-12-20") - pd.Timestamp(start)).days + 1
+    panel = panel_of(np.full((1, n), 5.0), start=start, horizon=h)
+    days = panel.all_dates
+    flags = np.ones(len(days), dtype=np.int8)
+    flags[days == "2023-12-25"] = 0
+    flags[n:] = -1
+    holiday = np.isin(days, pd.to_datetime(["2023-12-25", "2024-12-25"])).astype(float)
+    panel = replace(_with_open(panel, flags), known={**panel.known, "is_holiday": holiday[None, :]})
+    # THEN Boxing Day is flagged in training (2023) and ahead (2024), and no other day is
+    t = np.arange(300, n + h)
+    flag = pd.Series(after_closure(panel, np.zeros(len(t), dtype=int), t), index=days[t])
+    assert list(flag[flag == 1].index) == list(pd.to_datetime(["2023-12-26", "2024-12-26"]))
+    # AND a backtest fold knows the recurring closure too (it is learnt from the history)
+    cut = panel.truncate(n - 1)
+    assert after_closure(cut, np.zeros(1, dtype=int), np.array([n + 5]))[0] == 1.0
 
 
 def test_a_panel_without_open_days_gets_no_probability():
