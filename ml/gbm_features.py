@@ -308,12 +308,15 @@ def training_frame(
         share = max(room - short.size, 0) / max(picks.size, 1)
         f["_horizon_weight"] = np.where(h[keep] <= short_horizons, 1.0, share)
         frames.append(f)
-    if not frames:
+    rows = pd.concat(frames, ignore_index=True) if frames else None
+    if rows is None or rows.empty:
+        # no origin, or none with an observed target and a recent level (a series whose first
+        # sales came in the last weeks): a fact of the history, counted as a failure by the model
         raise NotEnoughHistory(
-            f"{n} days of history hold no training origin for the global models"
-            " (they need 56 days before the first origin and days after it)"
+            f"{n} days of history hold no training row for the global models"
+            " (they need 56 days before the first origin and observed days after it)"
         )
-    return pd.concat(frames, ignore_index=True)
+    return rows
 
 
 def forecast_frame(panel: Panel, h: int, extra_windows: tuple[int, ...] = ()) -> pd.DataFrame:

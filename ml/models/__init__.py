@@ -15,6 +15,8 @@ ALL_MODELS = (
     "prophet",
     "lightgbm",
     "xgboost",
+    "lightgbm_group",
+    "lightgbm_region",
     "tsb",
     "adida",
     "imapa",
@@ -42,15 +44,20 @@ RULES = {
     "xgboost": "XGBoost over every series; this node's drivers were not recorded in this run "
     "(the biggest nodes are explained first, within a budget; FRYCAST_DRIVERS=false; or one "
     "model per block of restaurants)",
+    "lightgbm_group": "LightGBM over the series of this node's product group only",
+    "lightgbm_region": "LightGBM over the series of this node's region only",
     "combo": "the mean of the non-baseline models' forecasts",
 }
+
+# one LightGBM per product group / per region (ml.models.gbm.PartitionedGBM): the column it splits by
+PARTITIONS = {"lightgbm_group": "product_group_code", "lightgbm_region": "region"}
 
 
 def build_model(
     name: str, *, max_horizon: int = 365, seed: int = 0, n_jobs: int = 2, params: dict | None = None
 ) -> Forecaster:
     """A fresh, unfitted model called ``name`` (one of ``ALL_MODELS``)."""
-    from ml.models.gbm import LightGBMGlobal, XGBoostGlobal
+    from ml.models.gbm import LightGBMGlobal, PartitionedGBM, XGBoostGlobal
     from ml.models.intermittent import KINDS, IntermittentForecaster
     from ml.models.launch import LaunchCurve
     from ml.models.naive import SeasonalNaive, WeekdayMean
@@ -75,4 +82,9 @@ def build_model(
         return LightGBMGlobal(params, max_horizon=max_horizon, seed=seed, n_jobs=n_jobs)
     if name == "xgboost":
         return XGBoostGlobal(params, max_horizon=max_horizon, seed=seed, n_jobs=n_jobs)
+    if name in PARTITIONS:
+        return PartitionedGBM(
+            LightGBMGlobal, PARTITIONS[name], name, params, max_horizon=max_horizon, seed=seed,
+            n_jobs=n_jobs,
+        )  # fmt: skip
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(ALL_MODELS)}")

@@ -46,6 +46,10 @@ DEFAULT_XGB = {
 _UNIT_FEATURES = ("weekday_mean_8", "last_year_same_day", "last_year_week", "last_year_scaled")
 
 
+MIN_TRAINING_ROWS = 100  # fewer rows teach a tree nothing (min_child_samples is 50)
+_LEVELS = ("level_28", "level_91", "level_364")  # what relative_frame divides by
+
+
 def relative_frame(frame) -> tuple[object, np.ndarray]:
     """The features with every level-like column divided by the series' recent level (its last
     28 days' mean, else 91 or 364 days', + 0.1), and that level. A tree then learns shapes and
@@ -116,9 +120,17 @@ class _GlobalGBM(Forecaster):
             # a traceback minutes into a run: a short backtest fold is a fact, not a crash
             self._short = str(exc)
             return self
+        if len(train) < MIN_TRAINING_ROWS:  # LightGBM's bagging of 1-2 rows keeps none: a crash
+            self._short = f"{len(train)} training rows (fewer than {MIN_TRAINING_ROWS})"
+            return self
         # a column constant over the training rows (no events in this chain, no occasional
-        # closure) carries nothing, and would only shift which columns the trees sample
-        self.features_ = [c for c in feature_columns(train) if train[c].nunique(dropna=False) > 1]
+        # closure) carries nothing, and would only shift which columns the trees sample; the
+        # levels stay: relative targets divide by them (a steady series has a constant level)
+        self.features_ = [
+            c
+            for c in feature_columns(train)
+            if c in _LEVELS or train[c].nunique(dropna=False) > 1
+        ]
         self.n_train_rows_ = len(train)
         X, y = train[self.features_], train["y"].to_numpy()
         denom = np.ones(len(train))
@@ -228,3 +240,46 @@ class XGBoostGlobal(_GlobalGBM):
         gain = self.model_.get_booster().get_score(importance_type="total_gain")
         total = sum(gain.values()) or 1.0
         return {f: round(gain.get(f, 0.0) / total, 6) for f in self.inputs_}
+
+
+class PartitionedGBM(Forecaster):
+    """A global model per product group or per region, beside the one over every series (the M5
+    winners trained per store and per department too): each part learns from its own series
+    only, so a group's price response or a region's season is not averaged with the others'.
+    Series without a value in the column (an aggregate node spanning groups) share one part."""
+
+    is_global = True
+    uses_known_features = True
+
+    def __init__(self, base: type[_GlobalGBM], by: str, name: str, params=None, **kwargs) -> None:
+        self.base, self.by, self.name = base, by, name
+        self.hyper, self.kwargs = dict(params or {}), kwargs
+
+    def fit(self, panel: Panel) -> PartitionedGBM:
+        self._n = panel.n_series
+        values = (
+            panel.series[self.by].astype("string").fillna("")
+            if self.by in panel.series
+            else np.full(panel.n_series, "")
+        )
+        codes = np.unique(np.asarray(values), return_inverse=True)[1]
+        self.parts_ = []
+        for code in range(codes.max() + 1 if len(codes) else 0):
+            rows = np.flatnonzero(codes == code)
+            part = self.base(self.hyper, **self.kwargs).fit(panel.select(rows))
+            self.parts_.append((rows, part))
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        out = np.full((self._n, h), np.nan)
+        failures: dict[str, int] = {}
+        for rows, part in self.parts_:
+            out[rows] = part.predict(h)
+            for reason, count in part.failures.items():
+                failures[reason] = failures.get(reason, 0) + count
+        self.failures = failures
+        return out
+
+    def params(self) -> dict:
+        first = self.parts_[0][1].params() if getattr(self, "parts_", None) else {}
+        return {**first, "partition_by": self.by, "parts": len(getattr(self, "parts_", []))}

@@ -3,6 +3,8 @@ the baselines reproduce forecasts worked out by hand."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -65,6 +67,44 @@ def test_fixed_seeds_give_identical_forecasts(tiny_panel, name):
         # ...and the seed is really used (else the first check would prove nothing)
         c = build_model(name, max_horizon=60, seed=4, n_jobs=1).fit(tiny_panel).predict(28)
         assert not np.array_equal(a, c)
+
+
+def test_a_model_per_group_learns_from_its_own_group_only(tiny_panel):
+    # GIVEN one product group's sales doubled after some day
+    groups = tiny_panel.series["product_group_code"].to_numpy()
+    mine = groups == groups[0]
+    assert 0 < mine.sum() < tiny_panel.n_series
+    y = tiny_panel.y.copy()
+    y[~mine, -200:] *= 2
+    other = replace(tiny_panel, y=y)
+    for name, same in (("lightgbm_group", True), ("lightgbm", False)):
+        a = build_model(name, max_horizon=28, n_jobs=1).fit(tiny_panel).predict(28)
+        b = build_model(name, max_horizon=28, n_jobs=1).fit(other).predict(28)
+        # THEN the per-group model's forecast of the untouched group is exactly as it was, while
+        # the global model's moves (it learnt from the other group's change too)
+        assert np.array_equal(a[mine], b[mine]) is same, name
+
+
+# a bug found by the accuracy benchmark's tuning split: the columns constant over the training
+# rows were dropped, the recent level of a steady series among them, and the relative target
+# divides by it (KeyError: 'level_28', a traceback minutes into the run)
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "lightgbm_group"])
+def test_a_global_model_fits_a_perfectly_steady_panel(name):
+    panel = panel_of(np.full((2, 800), 5.0), horizon=28)
+    pred = build_model(name, max_horizon=28, n_jobs=1).fit(panel).predict(28)
+    np.testing.assert_allclose(pred, 5.0, rtol=0.05)
+
+
+# found by the same tuning split: an aggregate node whose fold history had origins but no row
+# with an observed target and level; LightGBM raised "Input data must be 2 dimensional and non
+# empty" and the whole run stopped. It is a history too short to train on, counted as such.
+def test_a_global_model_counts_history_without_one_training_row_as_too_short():
+    y = np.full((1, 120), np.nan)
+    y[0, -3:] = 4.0  # first sold three days ago: origins exist, but no level before them
+    model = build_model("lightgbm", max_horizon=28, n_jobs=1).fit(panel_of(y))
+    pred = model.predict(28)
+    assert np.isnan(pred).all()
+    assert model.failures == {"history too short for a training set": 1}
 
 
 def test_an_unknown_model_is_a_clear_error():
