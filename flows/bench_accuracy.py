@@ -280,14 +280,19 @@ def run(
     datasets=("london", "demo", "closing"),
     holdouts: tuple[int, ...] | None = None,
     settings: Settings | None = None,
+    before: int = 0,
 ) -> list[Score]:
-    """Every dataset at its holdouts (``HOLDOUTS``, or ``holdouts`` for all of them)."""
+    """Every dataset at its holdouts (``HOLDOUTS``, or ``holdouts`` for all of them). With
+    ``before`` > 0 the data end that many days earlier: a tuning split whose held-out days lie
+    before the reported ones, so a choice made on it has not seen them."""
     s = settings or get_settings()
     scores = []
     for dataset in datasets:
         url = prepare(server_url, dataset)
         days = holdouts or HOLDOUTS.get(dataset, (28,))
         panel = load_panel(url, horizon=max(days))
+        if before:
+            panel = panel.truncate(len(panel.dates) - 1 - before)
         for h in days:
             split = holdout(panel, h)
             scores.extend(_frycast(dataset, split, h, s))
@@ -467,8 +472,9 @@ def format_table(scores: list[Score]) -> str:
     return "\n".join(lines)
 
 
-def write(scores: list[Score], out_dir: Path = RESULTS_DIR) -> Path:
+def write(scores: list[Score], out_dir: Path = RESULTS_DIR, before: int = 0) -> Path:
     rows = [
         {**asdict(x), "mase_realised": x.mase, "coverage_realised": x.coverage_80} for x in scores
     ]
-    return write_results("accuracy.json", rows, out_dir)
+    name = f"accuracy_tuning_{before}d_earlier.json" if before else "accuracy.json"
+    return write_results(name, rows, out_dir)

@@ -778,6 +778,13 @@ def bench_accuracy(
         list[int] | None,
         typer.Option(help="held-out days (default: london and demo 28 and 365, closing 56)"),
     ] = None,
+    before: Annotated[
+        int,
+        typer.Option(
+            help="end the data this many days earlier: a tuning split that has not seen the "
+            "reported holdout (written to its own results file)"
+        ),
+    ] = 0,
 ) -> None:
     """frycast vs statsforecast and mlforecast peers on held-out days (separate databases)."""
     import logging
@@ -785,8 +792,10 @@ def bench_accuracy(
     from flows import bench_accuracy as bench
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    scores = bench.run(database_url(), tuple(dataset), tuple(holdout) if holdout else None)
-    typer.echo(f"written to {bench.write(scores)}")
+    scores = bench.run(
+        database_url(), tuple(dataset), tuple(holdout) if holdout else None, before=before
+    )
+    typer.echo(f"written to {bench.write(scores, before=before)}")
     typer.echo(bench.format_table(scores))
     typer.echo("\nclaimed (the run's own backtests) vs realised (the held-out days):")
     typer.echo(bench.claimed_vs_realised(scores))
