@@ -98,30 +98,30 @@ serve: setup  ## register and serve the deployments (weekly pipeline, nightly dr
 	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:4200/api} $(RUN) frycast serve
 
 bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow; not in CI)
-	$(RUN) frycast bench-load --tier medium --tier chain
+	$(RUN) frycast bench load --tier medium --tier chain
 
 bench-import: setup  ## import a 100 MB daily file and a 100 MB order export: time, peak RSS (<= 500 MB)
-	$(RUN) frycast bench-import
+	$(RUN) frycast bench import
 
 bench-accuracy: setup  ## accuracy: frycast vs statsforecast and mlforecast peers on held-out days (London, demo, a closing chain)
-	$(RUN) frycast bench-accuracy --dataset london --dataset demo --dataset closing
+	$(RUN) frycast bench accuracy --dataset london --dataset demo --dataset closing
 
 bench-drivers: setup  ## the drivers' (TreeSHAP) cost beside LightGBM's prediction, medium tier
-	$(RUN) frycast bench-drivers --tier medium
+	$(RUN) frycast bench drivers --tier medium
 
 bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs hierarchicalforecast
-	$(RUN) frycast bench-reconcile --size 10k --size 20k --size 100k
+	$(RUN) frycast bench reconcile --size 10k --size 20k --size 100k
 
 bench-ui: setup  ## dashboard page load times in headless Chromium (after a warm-up)
-	$(RUN) frycast bench-ui
+	$(RUN) frycast bench ui
 
 bench-pipeline: setup  ## the whole pipeline, stage by stage (time, peak memory): make bench-pipeline TIER=chain
-	$(RUN) frycast bench --tier $(TIER) $(if $(filter chain,$(TIER)),--folds 2 --models snaive$(comma)weekday_mean$(comma)lightgbm)
+	$(RUN) frycast bench pipeline --tier $(TIER) $(if $(filter chain,$(TIER)),--folds 2 --models snaive$(comma)weekday_mean$(comma)lightgbm)
 
 bench-peer: setup  ## frycast vs statsforecast AutoETS + hierarchicalforecast MinT-shrink (medium tier, ~1 h)
-	$(RUN) frycast bench-peer --tier medium --holdout 91
+	$(RUN) frycast bench peer --tier medium --holdout 91
 
 bench-distributed: setup  ## the engine serially and on 1 and 2 local Dask workers (demo tier)
-	$(RUN) frycast bench-distributed --tier demo --folds 2 --models snaive$(comma)weekday_mean$(comma)ets$(comma)theta$(comma)lightgbm
+	$(RUN) frycast bench distributed --tier demo --folds 2 --models snaive$(comma)weekday_mean$(comma)ets$(comma)theta$(comma)lightgbm
 
 bench: bench-pipeline bench-peer bench-distributed bench-load bench-import bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)

@@ -15,12 +15,11 @@ import logging
 
 from agents.events import EventLog, configured_secrets, record_review
 from agents.loop import as_data, run_loop
-from agents.rules import SEVERITY, metric_gate, stricter
-from agents.schema import VERDICTS, validate
+from agents.rules import SEVERITY, data_quality_gate, metric_gate, stricter
+from agents.schema import VERDICTS, Verdict, validate
 from agents.tools import ALL_TOOLS, Context
-from frycast.db import reader_url
-from frycast.quality import Verdict, data_quality_gate
 from frycast.settings import Settings, get_settings
+from warehouse.db import reader_url
 
 log = logging.getLogger(__name__)
 RETRAIN_SHARE = 0.1  # offline drift triage: retrain when this share of bottom series drifted

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import psycopg
 
-from frycast.quality import Verdict
+from agents.schema import Verdict
+from ml.models import served_model
 from ml.reconcile.hierarchy import FRYCAST_BOTTOM, FRYCAST_LEVELS
 
 BASELINE = "snaive"
@@ -96,7 +97,7 @@ def metric_gate(url: str, run_id: int) -> Verdict:
         horizon, reconciler, config = row
         config = config or {}
         reconciled = reconciler != "none"
-        served_model = reconciler if reconciled else "selected"
+        served_name = served_model(reconciler)
         per_level = {
             level: (nodes, short, bad)
             for level, nodes, short, bad in conn.execute(
@@ -131,7 +132,7 @@ def metric_gate(url: str, run_id: int) -> Verdict:
                   and s.fold = b.fold and s.model = %(served)s
                 where b.run_id = %(run)s and b.level = 'restaurant_sku'
                 group by b.model""",
-            {"run": run_id, "served": served_model},
+            {"run": run_id, "served": served_name},
         ).fetchall():
             if avg is not None:
                 scores[model] = avg
@@ -140,7 +141,7 @@ def metric_gate(url: str, run_id: int) -> Verdict:
             """select avg(coverage_80) from forecast.backtest_metrics
                 where run_id = %s and level = 'restaurant_sku' and model = %s
                   and coverage_80 = coverage_80""",
-            (run_id, served_model),
+            (run_id, served_name),
         ).fetchone()[0]
         last = conn.execute(
             """select run_id, coalesce(config ->> 'reconciler', 'none')
@@ -154,7 +155,7 @@ def metric_gate(url: str, run_id: int) -> Verdict:
                 """select avg(mase) from forecast.backtest_metrics
                     where run_id = %s and level = 'restaurant_sku' and model = %s
                       and mase = mase""",
-                (last[0], last[1] if last[1] != "none" else "selected"),
+                (last[0], served_model(last[1])),
             ).fetchone()[0]
 
     if not per_level:
@@ -191,10 +192,10 @@ def metric_gate(url: str, run_id: int) -> Verdict:
             f"{by_fallback} of {n_bottom} bottom series are served by the fallback because "
             "their chosen model could not forecast them",
         )
-    served = scores.get(served_model)
+    served = scores.get(served_name)
     base = scores.get(BASELINE)
     if served is None:
-        hold("backtest", f"no bottom-level backtest scores for the served model {served_model}")
+        hold("backtest", f"no bottom-level backtest scores for the served model {served_name}")
     if base is None:
         hold("baseline", "no seasonal-naive backtest to compare with")
     if served is not None and base is not None and served > BASELINE_SLACK * base:
@@ -208,7 +209,7 @@ def metric_gate(url: str, run_id: int) -> Verdict:
         hold("coverage", "no backtest coverage of the served intervals")
     elif not COVERAGE_RANGE[0] <= coverage <= COVERAGE_RANGE[1]:
         hold("coverage", f"80% interval coverage {coverage:.3f} in backtests")
-    scored, unscored = counts.get(served_model, (0, 0))
+    scored, unscored = counts.get(served_name, (0, 0))
     facts = (
         f"bottom MASE {served:.3f} over {scored} series ({unscored} unscored)"
         if served is not None
@@ -227,5 +228,40 @@ def metric_gate(url: str, run_id: int) -> Verdict:
         "metrics",
         "publish",
         f"complete ({len(per_level)} levels) and coherent; " + ", ".join(facts),
+        findings,
+    )
+
+
+def data_quality_gate(url: str, run_id: int) -> Verdict:
+    """Deterministic rule: halt on any failed critical check; list every failure."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """select source, check_name, table_name, severity, observed
+                 from forecast.dq_results where run_id = %s and not success
+                order by severity, source, check_name""",
+            (run_id,),
+        ).fetchall()
+        total = conn.execute(
+            "select count(*) from forecast.dq_results where run_id = %s", (run_id,)
+        ).fetchone()[0]
+    findings = [
+        {"source": s, "check": c, "table": t, "severity": sev, "observed": o}
+        for s, c, t, sev, o in rows
+    ]
+    critical = [f for f in findings if f["severity"] == "critical"]
+    if critical:
+        names = "; ".join(f"{f['check']} on {f['table']} ({f['observed']})" for f in critical[:5])
+        return Verdict(
+            "data_quality",
+            "halt",
+            f"{len(critical)} critical data-quality check(s) failed of {total}: {names}",
+            findings,
+        )
+    return Verdict(
+        "data_quality",
+        "proceed",
+        f"all {total} checks passed"
+        if not findings
+        else f"{len(findings)} warning(s) of {total} checks; no critical failure",
         findings,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 
 import jsonschema
 
@@ -14,6 +15,24 @@ VERDICTS = {
     "features": ["advise", "no_change"],
 }
 GO = {"proceed", "proceed_with_warnings", "publish", "keep", "advise", "no_change", "retrain"}
+
+
+@dataclass
+class Verdict:
+    """A gate's decision, from a rule or a reviewer: the fields the schema below validates in a
+    model's answer, plus which gate and whether a model made it."""
+
+    gate: str
+    verdict: str  # proceed / proceed_with_warnings / halt, publish / hold, retrain / keep, ...
+    summary: str
+    findings: list[dict]
+    offline: bool = True  # a deterministic rule, not a model
+    severity: str | None = None
+    recommended_actions: list = field(default_factory=list)
+
+    @property
+    def go(self) -> bool:
+        return self.verdict in GO
 
 
 def verdict_schema(role: str) -> dict:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.sql_guard import check_select
-from frycast.db import read_only, reader_url
+from warehouse.db import read_only, reader_url
 
 
 @dataclass

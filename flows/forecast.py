@@ -9,7 +9,11 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from frycast.forecast_store import (
+from frycast.settings import Settings, get_settings
+from frycast.stages import stage
+from ml.engine import EngineConfig, EngineResult, run_engine
+from ml.gaps import bridge_gaps, bridgeable
+from warehouse.forecast_store import (
     champion_version,
     check_alive,
     delete_run_rows,
@@ -18,11 +22,7 @@ from frycast.forecast_store import (
     set_run_config,
     write_results,
 )
-from frycast.panel_io import load_panel, restaurant_last_days, stale_among
-from frycast.settings import Settings, get_settings
-from frycast.stages import stage
-from ml.engine import EngineConfig, EngineResult, run_engine
-from ml.gaps import bridge_gaps, bridgeable
+from warehouse.panel_io import load_panel, restaurant_last_days, stale_among
 
 log = logging.getLogger(__name__)
 COHERENCE_TOLERANCE = 1e-6  # relative; the dbt test assert_reconciled_forecasts_add_up agrees
@@ -69,7 +69,7 @@ def make_tracker(url: str, settings: Settings):
     uri = tracking_uri(url, settings)
     root = settings.artifact_root()
     if root.startswith("s3://"):  # MLflow writes with its own boto3 client: env and bucket
-        from frycast import s3
+        from warehouse import s3
 
         s3.export_env(settings)
         s3.ensure_bucket(s3.client(settings), s3.split(root)[0])
@@ -92,7 +92,7 @@ def run_forecast(
     config = engine_config(s, **overrides)
     reconciler = reconciler or s.reconciler
     if s.apply_feature_advice:
-        from frycast.reviews import feature_advice
+        from agents.advice import feature_advice
 
         advice = feature_advice(url)
         if advice:

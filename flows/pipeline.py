@@ -20,10 +20,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
 
 from agents.reviewers import review
-from frycast import quality
-from frycast.db import pipeline_url
-from frycast.dbt import DbtResult, run_dbt
-from frycast.forecast_store import (
+from agents.schema import Verdict
+from frycast.stages import stage
+from quality import checks as quality
+from warehouse.db import pipeline_url
+from warehouse.dbt import DbtResult, run_dbt
+from warehouse.forecast_store import (
     fail_abandoned_runs,
     finish_run,
     open_run,
@@ -31,7 +33,6 @@ from frycast.forecast_store import (
     publish_run,
     published_run,
 )
-from frycast.stages import stage
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,17 @@ def start_run(url: str, horizon: int, holder_pid: int | None = None) -> int:
     abandoned = fail_abandoned_runs(url, holder_pid=holder_pid)
     if abandoned:
         get_run_logger().warning("marked abandoned runs failed: %s", abandoned)
-    run_id = open_run(url, horizon, {"pipeline": "forecast_pipeline"}, backend_pid=holder_pid)
     try:
-        flow_run = get_run_context().flow_run.id
+        flow_run = str(get_run_context().flow_run.id)
     except Exception:  # noqa: BLE001 - outside a flow run (tests calling the task's fn)
         flow_run = None
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "update forecast.forecast_runs set pipeline = %s where run_id = %s",
-            (str(flow_run) if flow_run else None, run_id),
-        )
-    return run_id
+    return open_run(
+        url,
+        horizon,
+        {"pipeline": "forecast_pipeline"},
+        backend_pid=holder_pid,
+        pipeline=flow_run,
+    )
 
 
 @task
@@ -123,7 +124,7 @@ def validate_data(url: str, run_id: int, dbt_result: DbtResult, stale_after_days
 
 
 @task
-def data_quality_review(url: str, run_id: int) -> quality.Verdict:
+def data_quality_review(url: str, run_id: int) -> Verdict:
     """The data-quality reviewer (a Claude agent with a key, the same rules offline)."""
     with stage("agent reviews"):
         return review("data_quality", url, run_id)[0]
@@ -149,14 +150,14 @@ def forecast(url: str, run_id: int, overrides: dict) -> dict:
 
 
 @task
-def metric_review(url: str, run_id: int) -> quality.Verdict:
+def metric_review(url: str, run_id: int) -> Verdict:
     """The model-selection / metric reviewer: publish or hold."""
     with stage("agent reviews"):
         return review("metrics", url, run_id)[0]
 
 
 @task
-def feature_advice(url: str, run_id: int) -> quality.Verdict:
+def feature_advice(url: str, run_id: int) -> Verdict:
     """The feature-engineering advisor: recommendations for the next run, stored, not applied."""
     with stage("agent reviews"):
         return review("features", url, run_id)[0]
@@ -179,7 +180,7 @@ def publish(url: str, run_id: int) -> str | None:
 @task(retries=2, retry_delay_seconds=10)
 def snapshot(url: str, run_id: int) -> str | None:
     """The published forecast as Parquet on S3 / MinIO (or locally); its URI, None when off."""
-    from frycast.snapshots import write_snapshot
+    from warehouse.snapshots import write_snapshot
 
     with stage("snapshot"):
         snap = write_snapshot(url, run_id)

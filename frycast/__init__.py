@@ -1,1 +1,11 @@
-"""Shared plumbing of frycast: settings, the warehouse connection and the embedded Postgres."""
+"""frycast's thin shared core: the one settings object and stage timing. Nothing else.
+
+Every other room imports from here; this package imports none of them (tests/test_rooms.py).
+Importing it sets the no-telemetry defaults, so every path a user runs directly — the CLI, a
+flow, the dashboard, a benchmark — sends nothing home, whichever module it starts from."""
+
+import os
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

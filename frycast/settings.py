@@ -19,13 +19,15 @@ _SWITCH_WORDS = dict.fromkeys(("on", "true", "1", "yes"), "auto") | dict.fromkey
 class Settings(BaseSettings):
     """Typed settings; read once with :func:`get_settings` and passed around."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # the project's .env wherever the command runs from (a cwd-relative .env was read only
+    # when started from the checkout)
+    model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env", extra="ignore")
 
     database_url: str | None = Field(
         default=None,
         description="Warehouse URL. Unset: start the embedded Postgres under warehouse_dir.",
     )
-    # The logins frycast connects as (frycast.db): DATABASE_URL's user bootstraps roles and
+    # The logins frycast connects as (warehouse.db): DATABASE_URL's user bootstraps roles and
     # schemas; the pipeline writes as frycast_owner (not a superuser); the dashboard, the agents'
     # tools and the docs read as frycast_reader, a login that cannot write.
     owner_password: str | None = Field(default=None, alias="FRYCAST_OWNER_PASSWORD", repr=False)
@@ -146,13 +148,13 @@ class Settings(BaseSettings):
     mlflow_experiment: str = Field(default="frycast-forecast", alias="FRYCAST_MLFLOW_EXPERIMENT")
 
     # S3 / MinIO (MLflow's artifacts and the published forecast snapshots). boto3 reads the AWS_*
-    # variables itself; they are settings too so that a `.env` file works (see frycast.s3).
+    # variables itself; they are settings too so that a `.env` file works (see warehouse.s3).
     aws_access_key_id: str | None = Field(default=None, alias="AWS_ACCESS_KEY_ID", repr=False)
     aws_secret_access_key: str | None = Field(
         default=None, alias="AWS_SECRET_ACCESS_KEY", repr=False
     )
     aws_default_region: str | None = Field(default=None, alias="AWS_DEFAULT_REGION")
-    # Published forecast snapshots (frycast.snapshots): Parquet + manifest per published run.
+    # Published forecast snapshots (warehouse.snapshots): Parquet + manifest per published run.
     snapshots: Literal["auto", "s3", "local", "off"] = Field(
         default="auto",
         alias="FRYCAST_SNAPSHOTS",

@@ -1,4 +1,4 @@
-"""Wall time and peak memory per pipeline stage, for `frycast bench`.
+"""Wall time and peak memory per pipeline stage, for `frycast bench pipeline`.
 
 Code marks its stages with ``with stage("backtest"):``; outside a :func:`recording` that costs
 nothing. Inside one, a sampler thread reads the resident memory of this process and its children

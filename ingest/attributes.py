@@ -21,7 +21,6 @@ import yaml
 
 from ingest.batches import already_loaded, lock_loads, open_batch, record_failed_batch
 from ingest.calendar import ensure_region_calendars, place_problem, set_region_place
-from ingest.copy import copy_frames
 from ingest.csvfile import (
     CsvFile,
     InputFileError,
@@ -35,6 +34,7 @@ from ingest.csvfile import (
     text_column,
 )
 from ingest.report import ImportReport, finish_batch
+from warehouse.copy import copy_frames
 
 RESTAURANTS_SOURCE, SKUS_SOURCE = "restaurants_csv", "skus_csv"
 DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"

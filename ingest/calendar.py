@@ -17,7 +17,7 @@ import holidays as holidays_lib
 import pandas as pd
 import psycopg
 
-from ingest.copy import copy_frames
+from warehouse.copy import copy_frames
 
 DEFAULT_COUNTRY = "GB"
 # the synthetic chain's regions -> GB subdivision. Other regions without a place: UK-wide.

@@ -25,7 +25,6 @@ from ingest.batches import (
     replace_batch,
 )
 from ingest.calendar import ensure_region_calendars, set_region_place
-from ingest.copy import copy_frames
 from ingest.csvfile import (
     CsvFile,
     InputFileError,
@@ -38,6 +37,7 @@ from ingest.csvfile import (
     text_column,
 )
 from ingest.report import ImportReport, finish_batch
+from warehouse.copy import copy_frames
 
 SOURCE = "daily_csv"
 REQUIRED = ["restaurant_id", "sku_id", "sale_date", "units"]

@@ -32,7 +32,6 @@ from ingest.batches import (
     replace_batch,
 )
 from ingest.calendar import ensure_region_calendars, set_region_place
-from ingest.copy import copy_frames
 from ingest.csvfile import (
     MONEY_LIMITS,
     CsvFile,
@@ -46,6 +45,7 @@ from ingest.csvfile import (
 from ingest.dates import DAYFIRST, MONTHFIRST, day_order, parse_dates
 from ingest.ids import merges, stable_ids
 from ingest.report import ImportReport, finish_batch
+from warehouse.copy import copy_frames
 
 SOURCE = "orders_csv"
 LINE_COLUMNS = [

@@ -10,8 +10,8 @@ import pandas as pd
 import psycopg
 
 from ingest.batches import close_batch
-from ingest.copy import copy_frames
 from ingest.csvfile import CsvFile, Rejection
+from warehouse.copy import copy_frames
 
 
 @dataclass

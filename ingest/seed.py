@@ -13,8 +13,8 @@ import psycopg
 
 from ingest.batches import close_batch, lock_loads, open_batch
 from ingest.calendar import ensure_region_calendars, merge_holidays
-from ingest.copy import SALES_COLUMNS, copy_frames, to_csv_bytes
 from ingest.generator import Chain, ChainSpec, build_chain, generate_sales
+from warehouse.copy import SALES_COLUMNS, copy_frames, to_csv_bytes
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import pandas as pd
 import psycopg
 
 from ingest.attributes import import_file
-from ingest.copy import copy_frames
 from ingest.csvfile import (
     CsvFile,
     RowChecker,
@@ -32,6 +31,7 @@ from ingest.csvfile import (
     text_column,
 )
 from ingest.report import ImportReport
+from warehouse.copy import copy_frames
 
 SOURCE = "calendar_csv"
 KINDS = ("holiday", "event", "closure")

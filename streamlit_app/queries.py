@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from frycast.db import read_only, reader_url
+from warehouse.db import read_only, reader_url
 
 TTL = 300  # seconds; the Agents page asks for fresh rows while a run is in progress
 LEVELS = [

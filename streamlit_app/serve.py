@@ -25,7 +25,7 @@ def free_port() -> int:
 def running_app(url: str, log: Path | None = None) -> Iterator[int]:
     """The app on a free port, reading ``url``'s warehouse as the reader login (the only login it
     is given); yields the port and stops the app afterwards."""
-    from frycast.db import reader_url
+    from warehouse.db import reader_url
 
     port = free_port()
     out = log.open("w") if log else subprocess.DEVNULL

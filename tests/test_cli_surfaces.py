@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from flows import cli
-from frycast.db import READER
+from cli import main as cli
 from frycast.settings import get_settings
 from tests.conftest import query
+from warehouse.db import READER
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def env(blank_warehouse, monkeypatch):
     def no_ddl(*args, **kwargs):
         raise AssertionError("a reading surface ran the infra DDL")
 
-    monkeypatch.setattr("frycast.db.apply_infra", no_ddl)
+    monkeypatch.setattr("warehouse.db.apply_infra", no_ddl)
     monkeypatch.setattr(cli, "apply_infra", no_ddl)
     get_settings.cache_clear()
     yield blank_warehouse
@@ -54,7 +54,7 @@ def test_frycast_docs_generates_as_the_reader(env, monkeypatch):
         seen.update(args=args, url=url)
         raise SystemExit(0)  # stop before serving
 
-    monkeypatch.setattr("frycast.dbt.run_dbt", fake_dbt)
+    monkeypatch.setattr("warehouse.dbt.run_dbt", fake_dbt)
     CliRunner().invoke(cli.app, ["docs", "--no-serve"])
     assert seen["args"] == ["docs", "generate", "--no-compile"]
     assert seen["url"].startswith(f"postgresql://{READER}@")

@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from frycast.db import apply_infra
-from frycast.embedded import EmbeddedWarehouse
+from warehouse.db import apply_infra
+from warehouse.embedded import EmbeddedWarehouse
 
 
 def _free_port() -> int:

@@ -1,6 +1,6 @@
 {#- Incremental sales models (staging, restaurant days, fct_daily_sales) take in only what newer
     loaded batches brought. One high-water mark bounds a whole dbt invocation: the newest loaded
-    batch when it started (var `through_batch_id`, set by frycast.dbt.run_dbt). Staging reads no
+    batch when it started (var `through_batch_id`, set by warehouse.dbt.run_dbt). Staging reads no
     batch past it and every model records it (`built_through_batch_id`), so a batch committed
     while a build is under way is taken in whole by the next build, never skipped by the models
     built after it. Without the var (dbt run by hand) each statement reads the newest batch. -#}

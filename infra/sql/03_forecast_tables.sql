@@ -103,7 +103,7 @@ alter table forecast.interval_calibration
 -- Publishing: a run is served once `published` flips (one transaction, after every row is in).
 alter table forecast.forecast_runs add column if not exists published_at timestamptz;
 alter table forecast.forecast_runs add column if not exists pipeline text;  -- the flow run id
--- where the published forecast's Parquet snapshot was written (frycast.snapshots)
+-- where the published forecast's Parquet snapshot was written (warehouse.snapshots)
 alter table forecast.forecast_runs add column if not exists snapshot_uri text;
 -- The newest loaded batch the run's data-quality checks covered: the next run checks the rows of
 -- newer batches only (loaded batches do not change; a check of every batch's row count says so).
@@ -130,7 +130,7 @@ alter table forecast.forecast_runs add column if not exists backend_pid integer;
 alter table forecast.forecast_runs add column if not exists model_version text;
 
 -- Is the run's process alive? Null when it recorded no session (a run from before leases).
--- Keys: frycast.forecast_store.PIPELINE_LOCK (bigint) and (RUN_LEASE, run_id).
+-- Keys: warehouse.forecast_store.PIPELINE_LOCK (bigint) and (RUN_LEASE, run_id).
 create or replace function forecast.run_alive(p_run_id bigint, p_backend_pid integer)
 returns boolean
 language sql stable as $fn$
@@ -146,7 +146,7 @@ alter function forecast.run_alive(bigint, integer) owner to frycast_owner;
 
 -- What readers should believe: `state` is `failed` for a run whose process is gone before it
 -- completed (`incomplete`: running, publishing, or a pipeline run not yet published), at once,
--- before a sweep (frycast.forecast_store.fail_abandoned_runs) records it.
+-- before a sweep (warehouse.forecast_store.fail_abandoned_runs) records it.
 create or replace view forecast.run_states as
 select
     r.run_id,

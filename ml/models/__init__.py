@@ -49,8 +49,15 @@ RULES = {
     "combo": "the mean of the non-baseline models' forecasts",
 }
 
-# one LightGBM per product group / per region (ml.models.gbm.PartitionedGBM): the column it splits by
+# one LightGBM per product group / per region (ml.models.gbm.PartitionedGBM): its column
 PARTITIONS = {"lightgbm_group": "product_group_code", "lightgbm_region": "region"}
+
+
+def served_model(reconciler: str | None) -> str:
+    """The model name a run's served forecast is scored under in its metrics: the reconciler's
+    (``mint_shrink``, ...) when it reconciled, else ``selected`` (each node's chosen base model).
+    SQL reads the same rule as ``marts.fct_forecast_accuracy.is_served``."""
+    return reconciler if reconciler and reconciler != "none" else "selected"
 
 
 def build_model(

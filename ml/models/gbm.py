@@ -127,9 +127,7 @@ class _GlobalGBM(Forecaster):
         # closure) carries nothing, and would only shift which columns the trees sample; the
         # levels stay: relative targets divide by them (a steady series has a constant level)
         self.features_ = [
-            c
-            for c in feature_columns(train)
-            if c in _LEVELS or train[c].nunique(dropna=False) > 1
+            c for c in feature_columns(train) if c in _LEVELS or train[c].nunique(dropna=False) > 1
         ]
         self.n_train_rows_ = len(train)
         X, y = train[self.features_], train["y"].to_numpy()

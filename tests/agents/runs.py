@@ -1,4 +1,4 @@
-"""A small, complete forecasting run written through frycast.forecast_store: two restaurants ×
+"""A small, complete forecasting run written through warehouse.forecast_store: two restaurants ×
 two SKUs, every level of the hierarchy summed from the bottom (so coherent), base and reconciled
 rows, backtest scores for the served model and seasonal naive. Each argument breaks one piece of
 evidence the metric gate needs."""
@@ -11,14 +11,14 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from frycast.forecast_store import (
+from ml.reconcile.hierarchy import FRYCAST_BOTTOM, FRYCAST_LEVELS
+from warehouse.forecast_store import (
     CALIBRATION_COLUMNS,
     SELECTION_COLUMNS,
     finish_run,
     open_run,
     write_results,
 )
-from ml.reconcile.hierarchy import FRYCAST_BOTTOM, FRYCAST_LEVELS
 
 DAYS = 14
 HISTORY_END = date(2025, 6, 30)

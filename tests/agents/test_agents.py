@@ -12,10 +12,10 @@ import pytest
 
 from agents.reviewers import review
 from agents.tools import Context, sql
-from frycast.forecast_store import open_run
 from frycast.settings import Settings
 from tests.agents.replay import Replay
 from tests.conftest import query, scalar
+from warehouse.forecast_store import open_run
 
 SETTINGS = Settings(FRYCAST_AGENT_RETRIES=2, FRYCAST_AGENT_MAX_STEPS=8)
 
@@ -138,7 +138,7 @@ def test_the_sql_tool_is_read_only_bounded_and_timed(blank_warehouse):
 
 
 def test_feature_advice_is_applied_only_from_the_allow_list(blank_warehouse):
-    from frycast.reviews import feature_advice
+    from agents.advice import feature_advice
     from ml.models import build_model
     from tests.ml.synthetic import panel_of
 

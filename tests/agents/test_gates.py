@@ -11,11 +11,11 @@ import pytest
 
 from agents.reviewers import review
 from agents.rules import metric_gate
-from frycast.forecast_store import open_run
 from frycast.settings import Settings
 from tests.agents.replay import Replay, final, tool_use
 from tests.agents.runs import write_run
 from tests.conftest import query, scalar
+from warehouse.forecast_store import open_run
 
 SETTINGS = Settings(FRYCAST_AGENT_RETRIES=0, FRYCAST_AGENT_MAX_STEPS=6)
 

@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 from agents.sql_guard import Refused
 from agents.tools import ALL_TOOLS, Context, call
-from flows.cli import app
-from frycast.db import OWNER, READER, apply_infra, login_url, read_only, reader_url
-from frycast.forecast_store import open_run
+from cli.main import app
 from frycast.settings import get_settings
 from tests.conftest import query
+from warehouse.db import OWNER, READER, apply_infra, login_url, read_only, reader_url
+from warehouse.forecast_store import open_run
 
 # (statement, what the refusal says)
 REFUSED = [

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from frycast import quality
-from frycast.dbt import high_water_mark, run_dbt
-from frycast.panel_io import load_panel, stale_restaurants
 from ingest.daily import import_daily
 from ingest.generator import ChainSpec
 from ingest.orders import Restaurant, import_orders
 from ingest.seed import seed
+from quality import checks as quality
 from tests.conftest import query, scalar
 from tests.ingest.test_import_orders import LONDON
+from warehouse.dbt import high_water_mark, run_dbt
+from warehouse.panel_io import load_panel, stale_restaurants
 
 SPEC = ChainSpec(restaurants=5, skus=12, days=500, start=date(2024, 8, 19), seed=11)
 HAND = Path(__file__).parents[1] / "fixtures" / "dbt"

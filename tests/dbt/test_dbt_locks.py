@@ -9,10 +9,10 @@ import time
 import psycopg
 import pytest
 
-from frycast import dbt
-from frycast.db import reader_url
-from frycast.dbt import run_dbt
 from frycast.settings import get_settings
+from warehouse import dbt
+from warehouse.db import reader_url
+from warehouse.dbt import run_dbt
 
 MART = ["run", "--select", "fct_forecast"]  # a view over forecast.* only: builds on a blank db
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from frycast.db import reader_url
-from frycast.dbt import run_dbt
 from tests.conftest import query
+from warehouse.db import reader_url
+from warehouse.dbt import run_dbt
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "streamlit_app"

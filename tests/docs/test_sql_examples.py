@@ -16,12 +16,12 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.pipeline import forecast_pipeline
-from frycast.db import reader_url
-from frycast.dbt import run_dbt
 from ingest.daily import import_daily
 from ingest.seed import seed
 from tests.conftest import _clone, _drop, _with_db, query
 from tests.ml.conftest import TINY
+from warehouse.db import reader_url
+from warehouse.dbt import run_dbt
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "sql_examples.md"

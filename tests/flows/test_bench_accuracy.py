@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from flows.bench_accuracy import Holdout, coverage_by
+from bench.accuracy import Holdout, coverage_by
 from tests.ml.synthetic import panel_of
 
 
@@ -39,7 +39,7 @@ def test_coverage_is_counted_per_level_and_horizon_bucket():
 
 
 def test_holiday_and_closed_day_mase_score_only_those_days():
-    from flows.bench_accuracy import _mase_on
+    from bench.accuracy import _mase_on
 
     # 2 series, scale 2; 4 held-out days; day 1 a holiday, day 3 closed for series 0
     actual = np.array([[10.0, 10, 0, 10], [20, 20, 20, 20]])

@@ -1,4 +1,4 @@
-"""`frycast bench-peer` end to end on a small chain: both pipelines forecast the same held-out
+"""`frycast bench peer` end to end on a small chain: both pipelines forecast the same held-out
 days, every level of the hierarchy is scored for both, and the report says so."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from flows import bench_peer
+from bench import peer as bench_peer
 from ingest.generator import ChainSpec
 from tests.conftest import _drop
 

@@ -14,14 +14,14 @@ from prefect.testing.utilities import prefect_test_harness
 from flows import pipeline
 from flows.drift import drift_check
 from flows.pipeline import GateHalted, forecast_pipeline
-from frycast import forecast_store
-from frycast.db import OWNER, login_url
-from frycast.dbt import run_dbt
-from frycast.forecast_store import PIPELINE_LOCK, LockLost, fail_abandoned_runs, published_run
 from ingest.daily import import_daily
 from ingest.seed import seed
 from tests.conftest import _clone, _drop, _with_db, query, scalar
 from tests.ml.conftest import TINY
+from warehouse import forecast_store
+from warehouse.db import OWNER, login_url
+from warehouse.dbt import run_dbt
+from warehouse.forecast_store import PIPELINE_LOCK, LockLost, fail_abandoned_runs, published_run
 
 CHEAP = {"folds": 3, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
 

@@ -75,7 +75,7 @@ def test_deployments_served_to_a_prefect_server_backed_by_the_warehouse(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
-    frycast = [sys.executable, "-m", "flows.cli"]
+    frycast = [sys.executable, "-m", "cli.main"]
     log_path = tmp_path / "prefect.log"
     try:
         with open(log_path, "w") as log:
@@ -114,7 +114,7 @@ def test_the_cli_gives_the_temporary_server_two_minutes_to_start():
     bench failed after Prefect's own 20 s)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_EPHEMERAL")}
     code = (
-        "import flows.cli, flows.pipeline\n"
+        "import cli.main, flows.pipeline\n"
         "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
         "print(s.value())"
     )

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from frycast.forecast_store import (
+from tests.conftest import query
+from warehouse.forecast_store import (
     PIPELINE_LOCK,
     LockLost,
     fail_abandoned_runs,
@@ -14,7 +15,6 @@ from frycast.forecast_store import (
     pipeline_lock,
     publish_run,
 )
-from tests.conftest import query
 
 
 def test_a_second_pipeline_waits_for_the_first(blank_warehouse):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from frycast.forecast_store import (
+from tests.conftest import query, scalar
+from warehouse.forecast_store import (
     LockLost,
     RunStateError,
     check_alive,
@@ -23,7 +24,6 @@ from frycast.forecast_store import (
     published_run,
     run_lease,
 )
-from tests.conftest import query, scalar
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # publish step), lease (a `frycast forecast` run, outside the pipeline lock).
 RUNNER = """
 import sys, time
-from frycast import forecast_store as fs
+from warehouse import forecast_store as fs
 
 url, stage = sys.argv[1], sys.argv[2]
 

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.main import app
 from frycast.settings import get_settings
 from ingest.csvfile import InputFileError
 from ingest.daily import import_daily

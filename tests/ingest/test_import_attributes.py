@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from frycast.dbt import run_dbt
+from cli.main import app
 from ingest.attributes import import_restaurants, import_skus
 from ingest.daily import import_daily
 from ingest.generator import ChainSpec
 from ingest.seed import seed
 from tests.conftest import query, scalar
+from warehouse.dbt import run_dbt
 
 RESTAURANTS = """restaurant_id,name,region,city,country,subdivision,format,opened_on,closed_on
 T001,Shinjuku 1,Tokyo,Tokyo,JP,,high-street,2023-04-01,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from frycast.dbt import run_dbt
 from ingest.csvfile import InputFileError
 from ingest.orders import OrderColumns, Restaurant, import_orders
 from tests.conftest import query, scalar
+from warehouse.dbt import run_dbt
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "imports"
 LONDON = Path(__file__).parents[2].parent / "shared" / "data" / "london_takeaway"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.main import app
 from ingest.csvfile import InputFileError
 from ingest.daily import import_daily
 from ingest.generator import ChainSpec

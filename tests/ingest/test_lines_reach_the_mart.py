@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from frycast import quality
-from frycast.dbt import run_dbt
 from ingest.csvfile import InputFileError
 from ingest.daily import import_daily
 from ingest.orders import Restaurant, import_orders
+from quality import checks as quality
 from tests.conftest import query, scalar
+from warehouse.dbt import run_dbt
 
 HEADER = "OrderNumber,OrderDate,ItemName,Quantity,ProductPrice,TotalProducts\n"
 GRILL = Restaurant("Test Grill")

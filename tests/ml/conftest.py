@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
-from frycast.dbt import run_dbt
-from frycast.panel_io import load_panel
 from ingest.generator import ChainSpec
 from ingest.seed import seed
 from ml.panel import Panel
 from tests.conftest import _clone, _drop, _with_db
+from warehouse.dbt import run_dbt
+from warehouse.panel_io import load_panel
 
 # 2 restaurants × 4 SKUs × 800 days: long enough for yearly models and a 365-day forecast
 TINY = ChainSpec(restaurants=2, skus=4, days=800, start=date(2023, 10, 23), seed=5)

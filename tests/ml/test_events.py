@@ -15,8 +15,6 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from frycast.dbt import run_dbt
-from frycast.panel_io import load_panel
 from ingest.generator import ChainSpec
 from ingest.seed import seed
 from ingest.user_calendar import import_calendar
@@ -24,6 +22,8 @@ from ml.backtest import Fold, run_backtest
 from ml.models import build_model
 from ml.panel import Panel, event_proximity
 from tests.conftest import _clone, _drop, _with_db
+from warehouse.dbt import run_dbt
+from warehouse.panel_io import load_panel
 
 HORIZON = 90
 EVENT_H = 40  # a future event 40 days out: its 30-day neighbourhood lies wholly ahead

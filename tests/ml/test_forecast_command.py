@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from flows.forecast import run_forecast
-from frycast.dbt import run_dbt
 from frycast.settings import PROJECT_ROOT, Settings
 from tests.conftest import query, scalar
+from warehouse.dbt import run_dbt
 
 MODELS = ("snaive", "weekday_mean", "lightgbm")
 

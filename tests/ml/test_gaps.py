@@ -11,13 +11,13 @@ import psycopg
 import pytest
 
 from flows.forecast import run_forecast
-from frycast.dbt import run_dbt
 from frycast.settings import Settings
 from ingest.generator import ChainSpec
 from ingest.seed import seed
 from ml.gaps import bridge_gaps
 from tests.conftest import query, scalar
 from tests.ml.synthetic import panel_of
+from warehouse.dbt import run_dbt
 
 SPEC = ChainSpec(restaurants=2, skus=3, days=500, start=date(2024, 1, 1), seed=11)
 CUT = 40  # R0002's data is cut 40 days before the end (its last reported day may be earlier)

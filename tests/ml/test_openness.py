@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from frycast.dbt import run_dbt
-from frycast.panel_io import load_panel
 from ingest.generator import ChainSpec
 from ingest.seed import seed
 from ml.engine import EngineConfig, run_engine
@@ -28,6 +26,8 @@ from ml.openness import open_probability, with_openness
 from ml.panel import Panel
 from tests.conftest import _clone, _drop, _with_db
 from tests.ml.synthetic import panel_of
+from warehouse.dbt import run_dbt
+from warehouse.panel_io import load_panel
 
 
 def _with_open(panel, open_flags: np.ndarray):

@@ -10,14 +10,14 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from frycast.dbt import run_dbt
-from frycast.panel_io import load_panel
 from ingest.generator import _sku_parameters, build_chain
 from ml.gbm_features import WindowSums, origin_features
 from ml.models import build_model
 from ml.panel import Panel
 from tests.conftest import query
 from tests.ml.conftest import TINY
+from warehouse.dbt import run_dbt
+from warehouse.panel_io import load_panel
 
 H = 120
 CHANGE_AFTER = 60  # days after the origin

@@ -1,4 +1,4 @@
-"""Small forecasting runs written through frycast.forecast_store, as the engine writes them."""
+"""Small forecasting runs written through warehouse.forecast_store, as the engine writes them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from frycast.forecast_store import (
+from warehouse.forecast_store import (
     CALIBRATION_COLUMNS,
     METRIC_COLUMNS,
     SELECTION_COLUMNS,
@@ -30,7 +30,7 @@ NODES = [
 
 
 def write_run(url: str, reconciler: str, seed: int) -> int:
-    """A forecasting run written and finished through frycast.forecast_store (as the engine
+    """A forecasting run written and finished through warehouse.forecast_store (as the engine
     does), with base and reconciled rows of every node, NULL ids above the bottom level and
     awkward text. (Intervals are never NULL: the store refuses a forecast with a missing one.)"""
     rng = np.random.default_rng(seed)

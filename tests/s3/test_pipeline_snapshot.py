@@ -8,10 +8,10 @@ from prefect import flow
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
-from frycast.forecast_store import published_run
 from frycast.settings import get_settings
 from tests.conftest import query
 from tests.s3.runs import write_run
+from warehouse.forecast_store import published_run
 
 
 @pytest.fixture(scope="module", autouse=True)

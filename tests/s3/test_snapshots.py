@@ -11,13 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from frycast import snapshots
-from frycast.forecast_store import finish_run, open_run, publish_run
 from frycast.settings import Settings, get_settings
-from frycast.snapshots import write_snapshot
 from tests.conftest import query, scalar
 from tests.s3.conftest import KEY, REGION, SECRET, keys
 from tests.s3.runs import DAYS, NODES, write_run
+from warehouse import snapshots
+from warehouse.forecast_store import finish_run, open_run, publish_run
+from warehouse.snapshots import write_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_snapshots_can_be_switched_off(module_warehouse, published, tmp_path, mo
 def test_the_cli_prints_the_snapshot_uri(
     module_warehouse, published, s3_settings, bucket_client, monkeypatch
 ):
-    from flows.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("DATABASE_URL", module_warehouse)
     get_settings.cache_clear()

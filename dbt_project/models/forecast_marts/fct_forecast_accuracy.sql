@@ -1,6 +1,8 @@
 -- Backtest accuracy of every run: by level, node, model and fold, with the run's publish state.
 -- `model = 'selected'` is each node's chosen base forecast; the reconciler's name (e.g.
--- 'mint_shrink') the reconciled one; other models are the candidates.
+-- 'mint_shrink') the reconciled one; other models are the candidates. `is_served` marks the
+-- forecast the run served: the only definition of that rule (the dashboard, the metric gate and
+-- the drift check filter on it).
 select
     m.run_id,
     r.published,
@@ -8,6 +10,10 @@ select
     m.level,
     m.node_key,
     m.model,
+    m.model = case coalesce(r.config ->> 'reconciler', 'none')
+        when 'none' then 'selected'
+        else r.config ->> 'reconciler'
+    end as is_served,
     m.fold,
     m.origin,
     m.horizon,

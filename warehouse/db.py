@@ -8,8 +8,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 
-from frycast.embedded import EmbeddedWarehouse
 from frycast.settings import Settings, get_settings
+from warehouse.embedded import EmbeddedWarehouse
 
 
 def embedded_warehouse(settings: Settings | None = None) -> EmbeddedWarehouse:

@@ -15,7 +15,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from frycast.benchmarks import fresh_database, write_results
+from bench.results import fresh_database, write_results
 
 RSS_TARGET_MB = 500
 # each import in its own process, which prints its own peak RSS (KiB) when done
@@ -90,7 +90,7 @@ def run(server_url: str, size_mb: int = 100) -> dict:
                 "rss_target_mb": RSS_TARGET_MB,
                 "met": peak_mb <= RSS_TARGET_MB,
             }
-    results["command"] = "frycast bench-import"
+    results["command"] = "frycast bench import"
     write_results("import.json", results)
     return results
 

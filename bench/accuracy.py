@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from frycast.benchmarks import RESULTS_DIR, fresh_database, write_results
-from frycast.dbt import run_dbt
-from frycast.panel_io import load_panel
+from bench.results import RESULTS_DIR, fresh_database, write_results
 from frycast.settings import PROJECT_ROOT, Settings, get_settings
 from ingest.generator import ChainSpec
 from ingest.orders import Restaurant, import_orders
@@ -33,6 +31,8 @@ from ml.engine import EngineConfig, pooled_interval_scores
 from ml.hierarchical import run_hierarchical
 from ml.metrics import mase, seasonal_naive_scale
 from ml.panel import Panel, fill_closed_days
+from warehouse.dbt import run_dbt
+from warehouse.panel_io import load_panel
 
 log = logging.getLogger(__name__)
 LONDON = PROJECT_ROOT.parent / "shared" / "data" / "london_takeaway"

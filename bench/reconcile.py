@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from frycast.benchmarks import RESULTS_DIR, write_results
+from bench.results import RESULTS_DIR, write_results
 
 SIZES = {"10k": 100, "20k": 200, "100k": 1000}  # restaurants, each selling 100 SKUs
 SKUS = 100

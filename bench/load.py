@@ -19,11 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from frycast.benchmarks import RESULTS_DIR, write_results
-from frycast.db import apply_infra
-from frycast.dbt import run_dbt
+from bench.results import RESULTS_DIR, write_results
 from ingest.generator import ChainSpec, build_chain
 from ingest.seed import load_chain, sales_csv
+from warehouse.db import apply_infra
+from warehouse.dbt import run_dbt
 
 
 @dataclass
@@ -109,7 +109,7 @@ def run(tier: str, server_url: str, *, with_dbt: bool = True) -> LoadBenchmark:
             "postgres": _server_version(url),
             **{p: version(p) for p in ("psycopg", "pyarrow", "numpy", "dbt-core", "dbt-postgres")},
         },
-        command=" ".join(["frycast", *sys.argv[1:]]) if sys.argv else "frycast bench-load",
+        command=" ".join(["frycast", *sys.argv[1:]]) if sys.argv else "frycast bench load",
     )
 
 

@@ -1,5 +1,6 @@
-"""Data quality: Great Expectations suites (as code) on raw and staging tables, dbt test results,
-both stored in ``forecast.dq_results``, and the deterministic gate that reads them.
+"""Data quality: Great Expectations suites (as code) on raw and staging tables and dbt test
+results, both stored in ``forecast.dq_results`` (the gate that reads them is
+``agents.rules.data_quality_gate``).
 
 Row-level suites check the rows of batches loaded since the last succeeded run's checks (every
 row on the first run): a loaded batch never changes, so re-reading 25 M old rows each run (six
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from frycast.dbt import DbtResult
-from ingest.copy import SALES_COLUMNS
+from warehouse.copy import SALES_COLUMNS
+from warehouse.dbt import DbtResult
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +316,7 @@ def silent_restaurants(url: str, after_days: int) -> Check:
     stopped reporting, and the forecast from the common origin leaves them out (or bridges their
     gap: FRYCAST_STALE_RESTAURANTS=forecast). A warning naming each with its last day
     (FRYCAST_STALE_AFTER_DAYS sets the threshold)."""
-    from frycast.panel_io import stale_restaurants
+    from warehouse.panel_io import stale_restaurants
 
     try:
         stale = stale_restaurants(url, None, after_days)
@@ -378,55 +379,3 @@ def store(url: str, run_id: int, checks: list[Check]) -> int:
                 ],
             )
     return len(checks)
-
-
-@dataclass
-class Verdict:
-    """A gate's decision; the agents (issue 6) return the same shape."""
-
-    gate: str
-    verdict: str  # proceed / proceed_with_warnings / halt, publish / hold, retrain / keep, ...
-    summary: str
-    findings: list[dict]
-    offline: bool = True  # a deterministic rule, not a model
-    severity: str | None = None
-    recommended_actions: list = field(default_factory=list)
-
-    @property
-    def go(self) -> bool:
-        return self.verdict not in ("halt", "hold")
-
-
-def data_quality_gate(url: str, run_id: int) -> Verdict:
-    """Deterministic rule: halt on any failed critical check; list every failure."""
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            """select source, check_name, table_name, severity, observed
-                 from forecast.dq_results where run_id = %s and not success
-                order by severity, source, check_name""",
-            (run_id,),
-        ).fetchall()
-        total = conn.execute(
-            "select count(*) from forecast.dq_results where run_id = %s", (run_id,)
-        ).fetchone()[0]
-    findings = [
-        {"source": s, "check": c, "table": t, "severity": sev, "observed": o}
-        for s, c, t, sev, o in rows
-    ]
-    critical = [f for f in findings if f["severity"] == "critical"]
-    if critical:
-        names = "; ".join(f"{f['check']} on {f['table']} ({f['observed']})" for f in critical[:5])
-        return Verdict(
-            "data_quality",
-            "halt",
-            f"{len(critical)} critical data-quality check(s) failed of {total}: {names}",
-            findings,
-        )
-    return Verdict(
-        "data_quality",
-        "proceed",
-        f"all {total} checks passed"
-        if not findings
-        else f"{len(findings)} warning(s) of {total} checks; no critical failure",
-        findings,
-    )

@@ -38,9 +38,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from frycast import s3
-from frycast.forecast_store import published_run
 from frycast.settings import Settings, get_settings
+from warehouse import s3
+from warehouse.forecast_store import published_run
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from frycast.stages import stage
-from ingest.copy import copy_frames
 from ml.intervals import check_quantiles
+from warehouse.copy import copy_frames
 
 VALUE_COLUMNS = [
     "run_id",
@@ -73,13 +73,21 @@ IMPORTANCE_COLUMNS = ["run_id", "model", "feature", "importance"]
 DRIVER_COLUMNS = ["run_id", "level", "node_key", "month", "model", "driver", "units"]
 
 
-def open_run(url: str, horizon: int, config: dict, *, backend_pid: int | None = None) -> int:
-    """A new run. ``backend_pid``: the session holding the pipeline lock for it (its liveness)."""
+def open_run(
+    url: str,
+    horizon: int,
+    config: dict,
+    *,
+    backend_pid: int | None = None,
+    pipeline: str | None = None,
+) -> int:
+    """A new run. ``backend_pid``: the session holding the pipeline lock for it (its liveness);
+    ``pipeline``: the Prefect flow run it belongs to."""
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "insert into forecast.forecast_runs (horizon_days, config, backend_pid)"
-            " values (%s, %s, %s) returning run_id",
-            (horizon, json.dumps(config, default=str), backend_pid),
+            "insert into forecast.forecast_runs (horizon_days, config, backend_pid, pipeline)"
+            " values (%s, %s, %s, %s) returning run_id",
+            (horizon, json.dumps(config, default=str), backend_pid, pipeline),
         ).fetchone()[0]
 
 

@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
-from frycast.db import (
+from cli.bench import bench_app, model_names
+from frycast.settings import get_settings
+from warehouse.db import (
     apply_infra,
     database_url,
     dbt_env,
@@ -19,10 +21,6 @@ from frycast.db import (
     pipeline_url,
     reader_url,
 )
-from frycast.settings import get_settings
-
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 app = typer.Typer(
     help="frycast: daily sales forecasts for every restaurant × menu item.",
@@ -38,12 +36,7 @@ agents_app = typer.Typer(help="The review agents' tools, run as an agent runs th
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(import_app, name="import")
 app.add_typer(agents_app, name="agents")
-
-
-def _model_names(models: str | None) -> list[str] | None:
-    """``--models snaive,lightgbm`` as a list of names (None: the settings' models)."""
-    names = [m.strip() for m in (models or "").split(",") if m.strip()]
-    return names or None
+app.add_typer(bench_app, name="bench")
 
 
 def _url() -> str:
@@ -423,7 +416,7 @@ def build(
     full_refresh: bool = False,
 ) -> None:
     """dbt build: staging, intermediate, features and marts, with every dbt test."""
-    from frycast.dbt import run_dbt
+    from warehouse.dbt import run_dbt
 
     args = ["build"] + (["--select", select] if select else [])
     args += ["--full-refresh"] if full_refresh else []
@@ -474,7 +467,7 @@ def docs(
     """Generate the dbt docs site (lineage, column docs) and serve it, as the reader login: no
     DDL, no privileged credentials. The catalog is read from the live relations; model SQL is
     shown as written (compiling would read tables the reader may not)."""
-    from frycast.dbt import run_dbt
+    from warehouse.dbt import run_dbt
 
     result = run_dbt(["docs", "generate", "--no-compile"], reader_url())
     if not result.success:
@@ -502,7 +495,7 @@ def docs(
 @app.command()
 def summary() -> None:
     """Row counts of every warehouse table, by schema."""
-    from frycast.inventory import table_counts
+    from warehouse.inventory import table_counts
 
     url = _url()
     typer.echo(f"warehouse: {url}")
@@ -534,7 +527,7 @@ def forecast(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     overrides = {"horizon": horizon, "folds": folds, "fold_horizon": fold_horizon}
     if models:
-        overrides["models"] = tuple(_model_names(models))
+        overrides["models"] = tuple(model_names(models))
     report = run_forecast(
         _url(), restaurants=restaurant or None, track=track, reconciler=reconciler, **overrides
     )
@@ -591,7 +584,7 @@ def run_pipeline(
         horizon=horizon,
         folds=folds,
         fold_horizon=fold_horizon,
-        models=_model_names(models),
+        models=model_names(models),
         reconciler=reconciler,
     )  # no url: the flow logs in itself, so no password becomes a Prefect flow-run parameter
     typer.echo(
@@ -612,7 +605,7 @@ def snapshot(
 ) -> None:
     """Write a run's served forecast as Parquet + manifest to S3 / MinIO (MLFLOW_S3_ENDPOINT_URL
     set) or under the warehouse folder; print the Parquet file's URI."""
-    from frycast.snapshots import write_snapshot
+    from warehouse.snapshots import write_snapshot
 
     try:
         snap = write_snapshot(_url(), run_id)
@@ -699,7 +692,7 @@ def prefect_server(
     database: Annotated[str, typer.Option(help="Prefect's database on that server")] = "prefect",
 ) -> None:
     """A local Prefect server and UI whose database lives on the warehouse's Postgres server."""
-    from frycast.db import asyncpg_url, sibling_database
+    from warehouse.db import asyncpg_url, sibling_database
 
     db = asyncpg_url(sibling_database(database_url(), database))
     env = {
@@ -727,157 +720,6 @@ def mlflow_ui(port: Annotated[int, typer.Option(help="port")] = 5000) -> None:
         [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port", str(port)],
         check=False,
     )
-
-
-@app.command("bench-reconcile")
-def bench_reconcile(
-    size: Annotated[list[str], typer.Option(help="10k, 20k and/or 100k bottom series")] = [  # noqa: B006
-        "10k",
-        "20k",
-        "100k",
-    ],
-    reference: Annotated[
-        bool, typer.Option(help="also run hierarchicalforecast's dense MinTrace at 10k")
-    ] = True,
-) -> None:
-    """Reconciliation time and memory at scale, next to hierarchicalforecast."""
-    from flows import bench_reconcile as bench
-
-    results = bench.run(tuple(size), reference=reference)
-    typer.echo(bench.format_table(results))
-    typer.echo(f"results: {bench.write(results)}")
-
-
-@app.command("bench-ui")
-def bench_ui(rounds: Annotated[int, typer.Option(help="timed loads per page")] = 3) -> None:
-    """Dashboard page load times in headless Chromium, after a warm-up."""
-    from flows import bench_ui as bench
-
-    result = bench.run(_url(), rounds)
-    for page, t in result.items():
-        typer.echo(f"  {page:<14} median {t['median_s']:.2f} s, max {t['max_s']:.2f} s")
-    typer.echo(f"results: {bench.write(result)}")
-
-
-@app.command("bench-drivers")
-def bench_drivers(tier: Annotated[str, typer.Option(help="a seed tier")] = "medium") -> None:
-    """What the drivers (TreeSHAP) cost beside LightGBM's own prediction, on a tier's panel."""
-    from flows import bench_drivers as bench
-
-    typer.echo(bench.run(database_url(), tier))
-
-
-@app.command("bench-accuracy")
-def bench_accuracy(
-    dataset: Annotated[list[str], typer.Option(help="london, demo, closing")] = [  # noqa: B006
-        "london",
-        "demo",
-        "closing",
-    ],
-    holdout: Annotated[
-        list[int] | None,
-        typer.Option(help="held-out days (default: london and demo 28 and 365, closing 56)"),
-    ] = None,
-    before: Annotated[
-        int,
-        typer.Option(
-            help="end the data this many days earlier: a tuning split that has not seen the "
-            "reported holdout (written to its own results file)"
-        ),
-    ] = 0,
-) -> None:
-    """frycast vs statsforecast and mlforecast peers on held-out days (separate databases)."""
-    import logging
-
-    from flows import bench_accuracy as bench
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    scores = bench.run(
-        database_url(), tuple(dataset), tuple(holdout) if holdout else None, before=before
-    )
-    typer.echo(f"written to {bench.write(scores, before=before)}")
-    typer.echo(bench.format_table(scores))
-    typer.echo("\nclaimed (the run's own backtests) vs realised (the held-out days):")
-    typer.echo(bench.claimed_vs_realised(scores))
-    typer.echo("")
-    typer.echo(bench.coverage_table(scores))
-    typer.echo("\nthe days planners judge a forecast on (bottom level):")
-    typer.echo(bench.special_days_table(scores))
-
-
-@app.command("bench")
-def bench(
-    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "medium",
-    folds: Annotated[int | None, typer.Option(help="backtest folds (default: settings)")] = None,
-    fold_horizon: Annotated[int | None, typer.Option(help="days per backtest fold")] = None,
-    models: Annotated[str | None, typer.Option(help="comma-separated models")] = None,
-) -> None:
-    """The whole pipeline on a fresh database (frycast_bench_<tier>), each stage's wall time and
-    peak memory, the forecast write against plain COPY, and dbt after one new day of data."""
-    from flows import bench_pipeline as bench
-
-    overrides = {"folds": folds, "fold_horizon": fold_horizon}
-    overrides["models"] = _model_names(models)
-    result = bench.run(tier, database_url(), **{k: v for k, v in overrides.items() if v})
-    typer.echo(bench.format_report(result))
-    typer.echo(f"written to {bench.write(result)}")
-
-
-@app.command("bench-distributed")
-def bench_distributed(
-    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "demo",
-    folds: Annotated[int | None, typer.Option(help="backtest folds (default: settings)")] = None,
-    models: Annotated[str | None, typer.Option(help="comma-separated models")] = None,
-) -> None:
-    """The engine serially and on a local Dask cluster of 1 and 2 workers (Prefect tasks)."""
-    from flows import bench_distributed as bench
-
-    names = _model_names(models)
-    result = bench.run(tier, database_url(), folds=folds, models=names and tuple(names))
-    typer.echo(bench.format_report(result))
-    typer.echo(f"written to {bench.write(result)}")
-
-
-@app.command("bench-peer")
-def bench_peer(
-    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "medium",
-    holdout: Annotated[int, typer.Option(help="held-out days, forecast by both")] = 91,
-) -> None:
-    """frycast beside statsforecast AutoETS + hierarchicalforecast MinT-shrink: same data, same
-    split, every level scored (MASE) and both timed end to end."""
-    from flows import bench_peer as bench
-
-    result = bench.run(tier, database_url(), holdout=holdout)
-    typer.echo(bench.format_report(result))
-    typer.echo(f"written to {bench.write(result)}")
-
-
-@app.command("bench-load")
-def bench_load(
-    tier: Annotated[list[str], typer.Option(help="tiers to run (repeatable)")] = ["medium"],  # noqa: B006
-    dbt: Annotated[bool, typer.Option(help="also time a full dbt build")] = True,
-) -> None:
-    """Benchmark generate + load against plain COPY of the same rows, and the dbt build time.
-
-    Runs in a separate database (frycast_bench) on the configured server."""
-    from ingest import bench_load as bench
-
-    results = []
-    for t in tier:
-        r = bench.run(t, database_url(), with_dbt=dbt)
-        typer.echo(f"{t}: written to {bench.write(r)}")
-        results.append(r)
-    typer.echo(bench.format_table(results))
-
-
-@app.command("bench-import")
-def bench_import(size_mb: int = 100) -> None:
-    """Import a daily file and an order-line export of ``size_mb`` each: time and peak memory.
-
-    Runs in a fresh database (frycast_bench_import) on the configured server."""
-    from ingest import bench_import as bench
-
-    typer.echo(bench.format_table(bench.run(database_url(), size_mb)))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ import tracemalloc
 
 import numpy as np
 
-from frycast.benchmarks import fresh_database, write_results
-from frycast.dbt import run_dbt
-from frycast.panel_io import load_panel
+from bench.results import fresh_database, write_results
 from ingest.generator import ChainSpec
 from ingest.seed import seed
 from ml.drivers import day_stride, monthly_drivers
 from ml.models import build_model
+from warehouse.dbt import run_dbt
+from warehouse.panel_io import load_panel
 
 
 def _measured(fn):

@@ -23,7 +23,7 @@ def write_results(name: str, payload, out_dir: Path = RESULTS_DIR) -> Path:
 def fresh_database(server_url: str, name: str) -> str:
     """A new, empty database ``name`` on the server of ``server_url`` (dropped first if it
     exists), with frycast's roles, schemas and raw tables; returns its URL."""
-    from frycast.db import apply_infra
+    from warehouse.db import apply_infra
 
     parts = urlsplit(server_url)
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:

@@ -1,4 +1,4 @@
-"""`frycast bench --tier …`: the whole pipeline on a fresh database, timed stage by stage.
+"""`frycast bench pipeline --tier …`: the whole pipeline on a fresh database, timed stage by stage.
 
 generate + load → `forecast_pipeline` (dbt build, data quality, load panel, backtest, train +
 forecast, reconcile, write, forecast marts, gates, publish, snapshot) → one more day of sales
@@ -23,10 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from frycast.benchmarks import write_results
-from frycast.db import apply_infra
-from frycast.forecast_store import VALUE_COLUMNS
+from bench.results import write_results
 from frycast.stages import recording, stage
+from warehouse.db import apply_infra
+from warehouse.forecast_store import VALUE_COLUMNS
 
 FORECAST_COLUMNS = ", ".join(VALUE_COLUMNS)
 
@@ -117,11 +117,11 @@ def _next_day_export(url: str, directory: Path) -> Path:
 
 def run(tier: str, server_url: str, **overrides) -> PipelineBenchmark:
     from flows.pipeline import WAREHOUSE_MODELS, forecast_pipeline
-    from frycast import quality
-    from frycast.dbt import run_dbt
     from ingest.daily import import_daily
     from ingest.generator import ChainSpec, build_chain
     from ingest.seed import load_chain
+    from quality import checks as quality
+    from warehouse.dbt import run_dbt
 
     url = fresh_database(server_url, f"frycast_bench_{tier}")
     apply_infra(url)
@@ -192,7 +192,7 @@ def run(tier: str, server_url: str, **overrides) -> PipelineBenchmark:
         },
         command=" ".join(["frycast", *sys.argv[1:]])
         if sys.argv
-        else f"frycast bench --tier {tier}",
+        else f"frycast bench pipeline --tier {tier}",
     )
 
 

@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from frycast.benchmarks import RESULTS_DIR, write_results
+from bench.results import RESULTS_DIR, write_results
 from streamlit_app.serve import running_app
 
 PAGES = {

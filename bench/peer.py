@@ -1,4 +1,4 @@
-"""`frycast bench-peer --tier medium`: frycast beside a peer pipeline on the same data and split.
+"""`frycast bench peer --tier medium`: frycast beside a peer pipeline on the same data and split.
 
 The peer is what a team would assemble from Nixtla's libraries: hierarchicalforecast's
 ``aggregate`` builds every node of the same grouped hierarchy from the bottom series,
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from frycast.benchmarks import write_results
+from bench.results import write_results
 from ml.engine import EngineConfig
 from ml.metrics import mase, seasonal_naive_scale
 from ml.panel import Panel, fill_closed_days
@@ -169,12 +169,12 @@ def run(
 ) -> PeerBenchmark:
     from importlib.metadata import version
 
-    from flows.bench_pipeline import fresh_database
-    from frycast.db import apply_infra
-    from frycast.dbt import run_dbt
-    from frycast.panel_io import load_panel
+    from bench.pipeline import fresh_database
     from ingest.generator import ChainSpec, build_chain
     from ingest.seed import load_chain
+    from warehouse.db import apply_infra
+    from warehouse.dbt import run_dbt
+    from warehouse.panel_io import load_panel
 
     url = fresh_database(server_url, f"frycast_bench_peer_{tier}")
     apply_infra(url)

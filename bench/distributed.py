@@ -1,4 +1,4 @@
-"""`frycast bench-distributed`: the bottom-level engine (backtest + final fits) serially, then as
+"""`frycast bench distributed`: the bottom-level engine (backtest + final fits) serially, then as
 Prefect tasks on a local Dask cluster of 1 and 2 workers, side by side on the same panel.
 
 The panel comes from a fresh `frycast_bench_<tier>` database (generated, loaded, dbt-built), so the
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 
-from frycast.benchmarks import write_results
+from bench.results import write_results
 
 
 @dataclass
@@ -34,15 +34,15 @@ class DistributedBenchmark:
 def run(tier: str, server_url: str, workers=(1, 2), **overrides) -> DistributedBenchmark:
     from importlib.metadata import version
 
-    from flows.bench_pipeline import fresh_database
+    from bench.pipeline import fresh_database
     from flows.distributed import dask_mapper
-    from frycast.db import apply_infra
-    from frycast.dbt import run_dbt
-    from frycast.panel_io import load_panel
     from frycast.settings import get_settings
     from ingest.generator import ChainSpec, build_chain
     from ingest.seed import load_chain
     from ml.engine import run_engine
+    from warehouse.db import apply_infra
+    from warehouse.dbt import run_dbt
+    from warehouse.panel_io import load_panel
 
     url = fresh_database(server_url, f"frycast_bench_{tier}")
     apply_infra(url)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 
 import psycopg
 
-from frycast.db import dbt_env
 from frycast.settings import Settings, get_settings
+from warehouse.db import dbt_env
 
 log = logging.getLogger(__name__)
 

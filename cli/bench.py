@@ -1,0 +1,172 @@
+"""`frycast bench …`: the benchmarks (``bench/``), each printing its table and writing
+bench_results/<name>.json. `make bench` runs them all."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from warehouse.db import database_url, pipeline_url
+
+bench_app = typer.Typer(
+    help="Benchmarks: speed, memory and accuracy, each on its own fresh database.",
+    no_args_is_help=True,
+)
+
+
+def model_names(models: str | None) -> list[str] | None:
+    """``--models snaive,lightgbm`` as a list of names (None: the settings' models)."""
+    names = [m.strip() for m in (models or "").split(",") if m.strip()]
+    return names or None
+
+
+@bench_app.command("reconcile")
+def reconcile(
+    size: Annotated[list[str], typer.Option(help="10k, 20k and/or 100k bottom series")] = [  # noqa: B006
+        "10k",
+        "20k",
+        "100k",
+    ],
+    reference: Annotated[
+        bool, typer.Option(help="also run hierarchicalforecast's dense MinTrace at 10k")
+    ] = True,
+) -> None:
+    """Reconciliation time and memory at scale, next to hierarchicalforecast."""
+    from bench import reconcile as bench
+
+    results = bench.run(tuple(size), reference=reference)
+    typer.echo(bench.format_table(results))
+    typer.echo(f"results: {bench.write(results)}")
+
+
+@bench_app.command("ui")
+def ui(rounds: Annotated[int, typer.Option(help="timed loads per page")] = 3) -> None:
+    """Dashboard page load times in headless Chromium, after a warm-up."""
+    from bench import ui as bench
+
+    result = bench.run(pipeline_url(), rounds)
+    for page, t in result.items():
+        typer.echo(f"  {page:<14} median {t['median_s']:.2f} s, max {t['max_s']:.2f} s")
+    typer.echo(f"results: {bench.write(result)}")
+
+
+@bench_app.command("drivers")
+def drivers(tier: Annotated[str, typer.Option(help="a seed tier")] = "medium") -> None:
+    """What the drivers (TreeSHAP) cost beside LightGBM's own prediction, on a tier's panel."""
+    from bench import drivers as bench
+
+    typer.echo(bench.run(database_url(), tier))
+
+
+@bench_app.command("accuracy")
+def accuracy(
+    dataset: Annotated[list[str], typer.Option(help="london, demo, closing")] = [  # noqa: B006
+        "london",
+        "demo",
+        "closing",
+    ],
+    holdout: Annotated[
+        list[int] | None,
+        typer.Option(help="held-out days (default: london and demo 28 and 365, closing 56)"),
+    ] = None,
+    before: Annotated[
+        int,
+        typer.Option(
+            help="end the data this many days earlier: a tuning split that has not seen the "
+            "reported holdout (written to its own results file)"
+        ),
+    ] = 0,
+) -> None:
+    """frycast vs statsforecast and mlforecast peers on held-out days (separate databases)."""
+    import logging
+
+    from bench import accuracy as bench
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    scores = bench.run(
+        database_url(), tuple(dataset), tuple(holdout) if holdout else None, before=before
+    )
+    typer.echo(f"written to {bench.write(scores, before=before)}")
+    typer.echo(bench.format_table(scores))
+    typer.echo("\nclaimed (the run's own backtests) vs realised (the held-out days):")
+    typer.echo(bench.claimed_vs_realised(scores))
+    typer.echo("")
+    typer.echo(bench.coverage_table(scores))
+    typer.echo("\nthe days planners judge a forecast on (bottom level):")
+    typer.echo(bench.special_days_table(scores))
+
+
+@bench_app.command("pipeline")
+def pipeline(
+    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "medium",
+    folds: Annotated[int | None, typer.Option(help="backtest folds (default: settings)")] = None,
+    fold_horizon: Annotated[int | None, typer.Option(help="days per backtest fold")] = None,
+    models: Annotated[str | None, typer.Option(help="comma-separated models")] = None,
+) -> None:
+    """The whole pipeline on a fresh database (frycast_bench_<tier>), each stage's wall time and
+    peak memory, the forecast write against plain COPY, and dbt after one new day of data."""
+    from bench import pipeline as bench
+
+    overrides = {"folds": folds, "fold_horizon": fold_horizon}
+    overrides["models"] = model_names(models)
+    result = bench.run(tier, database_url(), **{k: v for k, v in overrides.items() if v})
+    typer.echo(bench.format_report(result))
+    typer.echo(f"written to {bench.write(result)}")
+
+
+@bench_app.command("distributed")
+def distributed(
+    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "demo",
+    folds: Annotated[int | None, typer.Option(help="backtest folds (default: settings)")] = None,
+    models: Annotated[str | None, typer.Option(help="comma-separated models")] = None,
+) -> None:
+    """The engine serially and on a local Dask cluster of 1 and 2 workers (Prefect tasks)."""
+    from bench import distributed as bench
+
+    names = model_names(models)
+    result = bench.run(tier, database_url(), folds=folds, models=names and tuple(names))
+    typer.echo(bench.format_report(result))
+    typer.echo(f"written to {bench.write(result)}")
+
+
+@bench_app.command("peer")
+def peer(
+    tier: Annotated[str, typer.Option(help="demo, medium or chain")] = "medium",
+    holdout: Annotated[int, typer.Option(help="held-out days, forecast by both")] = 91,
+) -> None:
+    """frycast beside statsforecast AutoETS + hierarchicalforecast MinT-shrink: same data, same
+    split, every level scored (MASE) and both timed end to end."""
+    from bench import peer as bench
+
+    result = bench.run(tier, database_url(), holdout=holdout)
+    typer.echo(bench.format_report(result))
+    typer.echo(f"written to {bench.write(result)}")
+
+
+@bench_app.command("load")
+def load(
+    tier: Annotated[list[str], typer.Option(help="tiers to run (repeatable)")] = ["medium"],  # noqa: B006
+    dbt: Annotated[bool, typer.Option(help="also time a full dbt build")] = True,
+) -> None:
+    """Benchmark generate + load against plain COPY of the same rows, and the dbt build time.
+
+    Runs in a separate database (frycast_bench) on the configured server."""
+    from bench import load as bench
+
+    results = []
+    for t in tier:
+        r = bench.run(t, database_url(), with_dbt=dbt)
+        typer.echo(f"{t}: written to {bench.write(r)}")
+        results.append(r)
+    typer.echo(bench.format_table(results))
+
+
+@bench_app.command("import")
+def import_(size_mb: int = 100) -> None:
+    """Import a daily file and an order-line export of ``size_mb`` each: time and peak memory.
+
+    Runs in a fresh database (frycast_bench_import) on the configured server."""
+    from bench import imports as bench
+
+    typer.echo(bench.format_table(bench.run(database_url(), size_mb)))
