@@ -12,8 +12,8 @@ from __future__ import annotations
 import psycopg
 
 from agents.schema import Verdict
+from frycast.levels import FRYCAST_BOTTOM, FRYCAST_LEVELS, LEVEL_NAMES
 from ml.models import served_model
-from ml.reconcile.hierarchy import FRYCAST_BOTTOM, FRYCAST_LEVELS
 
 BASELINE = "snaive"
 BASELINE_SLACK = 1.05  # the served forecast may not be more than 5 % worse than seasonal naive
@@ -21,7 +21,7 @@ COVERAGE_RANGE = (0.6, 0.95)  # bottom-level 80 % interval coverage in backtests
 PREVIOUS_SLACK = 2.0  # hold a run whose bottom MASE is twice the last published run's
 MAX_FALLBACK_SHARE = 0.2  # of bottom series served by the fallback after their model failed
 COHERENCE_TOL = 1e-6  # relative: an aggregate equals the sum of its bottom forecasts
-LEVELS = [name for name, _ in FRYCAST_LEVELS] + [FRYCAST_BOTTOM[0]]
+LEVELS = list(LEVEL_NAMES)
 
 # How strict each gate's verdicts are, loosest first. Roles not listed are advice, not gates.
 STRICTNESS = {
@@ -51,7 +51,7 @@ def _coherence_sql() -> str:
     level_case, key_case, sets = [], [], []
     for name, cols in FRYCAST_LEVELS:
         mask = sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in cols)
-        key = f"concat_ws('/', {', '.join(cols)})" if cols else "'chain'"
+        key = f"concat_ws('/', {', '.join(cols)})" if cols else f"'{name}'"
         level_case.append(f"when {mask} then '{name}'")
         key_case.append(f"when {mask} then {key}")
         sets.append(f"({', '.join([*cols, 'forecast_date'])})")

@@ -26,18 +26,13 @@ from bench.results import write_results
 from ml.engine import EngineConfig
 from ml.metrics import mase, seasonal_naive_scale
 from ml.panel import Panel, fill_closed_days
-from ml.reconcile.hierarchy import FRYCAST_LEVELS, Hierarchy
+from ml.reconcile.hierarchy import FRYCAST_BOTTOM, HIERARCHY_COLUMNS, HIERARCHY_LEVELS, Hierarchy
 
 # hierarchicalforecast's spec for frycast's levels: each level's columns under a "chain" column.
 # The bottom level must name every column (region follows the restaurant, product group the SKU).
 PEER_SPEC = {
-    "chain": ["chain"],
-    "region": ["chain", "region"],
-    "restaurant": ["chain", "restaurant_id"],
-    "product_group": ["chain", "product_group"],
-    "sku": ["chain", "sku_id"],
-    "restaurant_product_group": ["chain", "restaurant_id", "product_group"],
-    "restaurant_sku": ["chain", "region", "restaurant_id", "product_group", "sku_id"],
+    name: ["chain", *(HIERARCHY_COLUMNS if name == FRYCAST_BOTTOM[0] else columns)]
+    for name, columns in HIERARCHY_LEVELS
 }
 FRYCAST_MODELS = ("snaive", "weekday_mean", "lightgbm", "xgboost")
 
@@ -120,10 +115,7 @@ def _bottom_frame(train: Panel) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "chain": "chain",
-            "region": s["region"].to_numpy()[rows],
-            "restaurant_id": s["restaurant_id"].to_numpy()[rows],
-            "product_group": s["product_group"].to_numpy()[rows],
-            "sku_id": s["sku_id"].to_numpy()[rows],
+            **{c: s[c].to_numpy()[rows] for c in HIERARCHY_COLUMNS},
             "ds": train.dates[days],
             "y": y[rows, days],
         }
@@ -227,7 +219,7 @@ def run(
         },
         command=" ".join(["frycast", *sys.argv[1:]]),
         notes=[
-            f"levels: {', '.join(name for name, _ in FRYCAST_LEVELS)}, restaurant_sku",
+            f"levels: {', '.join(name for name, _ in HIERARCHY_LEVELS)}",
             "the warehouse read (load_panel) is common to both and reported apart",
         ],
     )

@@ -1,4 +1,4 @@
-"""frycast's thin shared core: the one settings object and stage timing. Nothing else.
+"""frycast's thin shared core: the one settings object, the hierarchy's levels and stage timing.
 
 Every other room imports from here; this package imports none of them (tests/test_rooms.py).
 Importing it sets the no-telemetry defaults, so every path a user runs directly — the CLI, a

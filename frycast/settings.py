@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from frycast.levels import FRYCAST_LEVELS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # FRYCAST_SNAPSHOTS also takes on/off words
 _SWITCH_WORDS = dict.fromkeys(("on", "true", "1", "yes"), "auto") | dict.fromkeys(
@@ -98,7 +100,7 @@ class Settings(BaseSettings):
         default=None,
         alias="FRYCAST_HIERARCHY_LEVELS",
         description="Comma-separated aggregate levels to forecast and reconcile (default: all of "
-        "chain, region, restaurant, product_group, sku, restaurant_product_group)",
+        f"{', '.join(name for name, _ in FRYCAST_LEVELS)})",
     )
     pipeline_cron: str = Field(default="0 3 * * 1", alias="FRYCAST_PIPELINE_CRON")  # Mon 03:00
     drift_cron: str = Field(default="0 6 * * *", alias="FRYCAST_DRIFT_CRON")  # daily 06:00

@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from frycast.levels import FRYCAST_BOTTOM, HIERARCHY_LEVELS
 from frycast.stages import stage
 from ml.backtest import (
     BacktestResult,
@@ -43,8 +44,10 @@ log = logging.getLogger(__name__)
 BASELINES = ("snaive", "snaive_yearly", "weekday_mean", "launch_curve")
 # specialists for items sold on few days: they compete, but are not averaged into the combo
 INTERMITTENT = ("tsb", "adida", "imapa")
+# the aggregate levels a bottom-only run (level_metrics) also scores each base model on: a choice
+# among the hierarchy's levels (frycast.levels), which give their grouping columns
 AGGREGATE_LEVELS = ("chain", "region", "restaurant", "product_group")
-BOTTOM = "restaurant_sku"
+BOTTOM = FRYCAST_BOTTOM[0]
 # a model serving fewer scored series than this takes its calibration from all series
 MIN_SERVED_SERIES = 3
 
@@ -458,12 +461,16 @@ def _scored_rows(panel, bt, forecast, model, levels, keys) -> pd.DataFrame:
 
 def _aggregate_metrics(panel: Panel, bt: BacktestResult, name: str) -> pd.DataFrame:
     frames = []
+    level_columns = dict(HIERARCHY_LEVELS)
     for level in AGGREGATE_LEVELS:
-        groups = (
-            pd.Series("chain", index=panel.series.index)
-            if level == "chain"
-            else panel.series[f"{level}_id" if level == "restaurant" else level].astype(str)
-        )
+        # the node keys as the hierarchy writes them: the columns' values joined with "/"
+        columns = level_columns[level]
+        if columns:
+            groups = panel.series[columns[0]].astype(str)
+            for column in columns[1:]:
+                groups = groups + "/" + panel.series[column].astype(str)
+        else:
+            groups = pd.Series(level, index=panel.series.index)
         codes, keys = pd.factorize(groups)
         n_g = len(keys)
         member = np.zeros((n_g, panel.n_series))

@@ -22,63 +22,11 @@ reconciled as (
 bottom as (
     select *
     from reconciled_rows
-    where level = 'restaurant_sku'
+    where level = '{{ hierarchy_bottom_level() }}'
 ),
 
 sums as (
-    select
-        run_id,
-        forecast_date,
-        'chain' as level,
-        'chain' as node_key,
-        sum(yhat) as total
-    from bottom
-    group by run_id, forecast_date
-    union all
-    select
-        run_id,
-        forecast_date,
-        'region' as level,
-        region as node_key,
-        sum(yhat) as total
-    from bottom
-    group by run_id, region, forecast_date
-    union all
-    select
-        run_id,
-        forecast_date,
-        'restaurant' as level,
-        restaurant_id as node_key,
-        sum(yhat) as total
-    from bottom
-    group by run_id, restaurant_id, forecast_date
-    union all
-    select
-        run_id,
-        forecast_date,
-        'product_group' as level,
-        product_group as node_key,
-        sum(yhat) as total
-    from bottom
-    group by run_id, product_group, forecast_date
-    union all
-    select
-        run_id,
-        forecast_date,
-        'sku' as level,
-        sku_id as node_key,
-        sum(yhat) as total
-    from bottom
-    group by run_id, sku_id, forecast_date
-    union all
-    select
-        run_id,
-        forecast_date,
-        'restaurant_product_group' as level,
-        restaurant_id || '/' || product_group as node_key,
-        sum(yhat) as total
-    from bottom
-    group by run_id, restaurant_id, product_group, forecast_date
+    {{- sum_up_hierarchy('bottom', 'yhat', 'total', by=['run_id', 'forecast_date'], bottom=false) }}
 )
 
 select
@@ -96,7 +44,7 @@ left join sums
         and reconciled.node_key = sums.node_key
         and reconciled.forecast_date = sums.forecast_date
 where
-    reconciled.level <> 'restaurant_sku'
+    reconciled.level <> '{{ hierarchy_bottom_level() }}'
     and (
         sums.total is null
         or abs(reconciled.yhat - sums.total) > 1e-6 * greatest(abs(sums.total), 1)

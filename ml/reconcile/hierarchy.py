@@ -18,17 +18,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-# frycast's grouped hierarchy: chain, region, restaurant, product group, SKU, restaurant × product
-# group, over the bottom level restaurant × SKU.
-FRYCAST_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("chain", ()),
-    ("region", ("region",)),
-    ("restaurant", ("restaurant_id",)),
-    ("product_group", ("product_group",)),
-    ("sku", ("sku_id",)),
-    ("restaurant_product_group", ("restaurant_id", "product_group")),
-)
-FRYCAST_BOTTOM = ("restaurant_sku", ("restaurant_id", "sku_id"))
+# frycast's levels are defined in frycast.levels (no dependencies: settings and the dashboard
+# import it); these names are that definition, re-exported
+from frycast.levels import FRYCAST_BOTTOM as FRYCAST_BOTTOM
+from frycast.levels import FRYCAST_LEVELS as FRYCAST_LEVELS
+from frycast.levels import HIERARCHY_COLUMNS as HIERARCHY_COLUMNS
+from frycast.levels import HIERARCHY_LEVELS as HIERARCHY_LEVELS
+from frycast.levels import LEVEL_NAMES as LEVEL_NAMES
 
 
 def levels_named(names: tuple[str, ...] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flows.forecast import run_forecast
+from frycast.levels import LEVEL_NAMES
 from frycast.settings import PROJECT_ROOT, Settings
 from tests.conftest import query, scalar
 from warehouse.dbt import run_dbt
@@ -89,15 +90,7 @@ def test_every_level_is_forecast_and_the_reconciled_ones_add_up(tiny_warehouse, 
     assert levels["restaurant"] == n_restaurants
     assert levels["sku"] == n_skus
     assert levels["product_group"] == n_groups
-    assert set(levels) == {
-        "chain",
-        "region",
-        "restaurant",
-        "product_group",
-        "sku",
-        "restaurant_product_group",
-        "restaurant_sku",
-    }
+    assert set(levels) == set(LEVEL_NAMES)
     # the chain total is the sum of the bottom, day by day (the dbt test checks every node)
     gap = scalar(
         tiny_warehouse,

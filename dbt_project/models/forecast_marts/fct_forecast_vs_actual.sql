@@ -1,5 +1,6 @@
 -- Hindsight accuracy: each published run's served forecasts against the actuals that arrived
--- after its forecast origin, at every level (actuals summed up the hierarchy like the forecasts).
+-- after its forecast origin, at every level (actuals summed up the hierarchy like the forecasts:
+-- macros/hierarchy.sql, over var `hierarchy_levels`).
 with served as (
     select
         v.run_id,
@@ -32,61 +33,7 @@ sales as (
 ),
 
 actuals as (
-    select
-        'restaurant_sku' as level,
-        restaurant_id || '/' || sku_id as node_key,
-        sale_date,
-        sum(units) as actual
-    from sales
-    group by restaurant_id, sku_id, sale_date
-    union all
-    select
-        'chain' as level,
-        'chain' as node_key,
-        sale_date,
-        sum(units) as actual
-    from sales
-    group by sale_date
-    union all
-    select
-        'region' as level,
-        region as node_key,
-        sale_date,
-        sum(units) as actual
-    from sales
-    group by region, sale_date
-    union all
-    select
-        'restaurant' as level,
-        restaurant_id as node_key,
-        sale_date,
-        sum(units) as actual
-    from sales
-    group by restaurant_id, sale_date
-    union all
-    select
-        'product_group' as level,
-        product_group as node_key,
-        sale_date,
-        sum(units) as actual
-    from sales
-    group by product_group, sale_date
-    union all
-    select
-        'sku' as level,
-        sku_id as node_key,
-        sale_date,
-        sum(units) as actual
-    from sales
-    group by sku_id, sale_date
-    union all
-    select
-        'restaurant_product_group' as level,
-        restaurant_id || '/' || product_group as node_key,
-        sale_date,
-        sum(units) as actual
-    from sales
-    group by restaurant_id, product_group, sale_date
+    {{- sum_up_hierarchy('sales', 'units', 'actual', by=['sale_date']) }}
 )
 
 select
