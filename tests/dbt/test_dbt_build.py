@@ -74,22 +74,6 @@ def test_price_is_carried_forward_and_promo_kept(built):
     assert float(a[date(2024, 3, 6)][0]) == 2.50
 
 
-def test_lags_and_rolling_windows_look_back_only(built):
-    rows = query(
-        built,
-        "select sale_date, units, units_lag_7, units_mean_7, units_std_7 "
-        "from features.feat_daily_sales where restaurant_id = 'HAND' and sku_id = 'HAND-A' "
-        "order by sale_date",
-    )
-    by_day = {r[0].day: r[1:] for r in rows}
-    assert by_day[8][1] == 5  # 8 March: lag 7 = 1 March
-    assert by_day[11][1] == 3  # 11 March: lag 7 = 4 March
-    assert by_day[1][2] is None  # nothing before the first day
-    # 8 March: the 7 days before are 1-7 March = 5, 4, 0, 3, closed, closed, 6
-    assert by_day[8][2] == pytest.approx((5 + 4 + 0 + 3 + 6) / 5)
-    assert by_day[8][3] == pytest.approx(2.3021728866442674)
-
-
 def test_synthetic_christmas_is_closed_not_zero(built):
     rows = query(
         built,
