@@ -34,7 +34,7 @@ class DistributedBenchmark:
 def run(tier: str, server_url: str, workers=(1, 2), **overrides) -> DistributedBenchmark:
     from importlib.metadata import version
 
-    from bench.pipeline import fresh_database
+    from bench.results import fresh_database
     from flows.distributed import dask_mapper
     from frycast.settings import get_settings
     from ingest.generator import ChainSpec, build_chain

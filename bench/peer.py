@@ -161,7 +161,7 @@ def run(
 ) -> PeerBenchmark:
     from importlib.metadata import version
 
-    from bench.pipeline import fresh_database
+    from bench.results import fresh_database
     from ingest.generator import ChainSpec, build_chain
     from ingest.seed import load_chain
     from warehouse.db import apply_infra

@@ -19,11 +19,10 @@ import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bench.results import write_results
+from bench.results import fresh_database, write_results
 from frycast.stages import recording, stage
 from warehouse.db import apply_infra
 from warehouse.forecast_store import VALUE_COLUMNS
@@ -50,15 +49,6 @@ class PipelineBenchmark:
     dbt_incremental_share: float
     versions: dict
     command: str
-
-
-def fresh_database(server_url: str, name: str) -> str:
-    parts = urlsplit(server_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 def _plain_copy_forecast(url: str, run_id: int) -> tuple[int, float]:
@@ -123,7 +113,7 @@ def run(tier: str, server_url: str, **overrides) -> PipelineBenchmark:
     from quality import checks as quality
     from warehouse.dbt import run_dbt
 
-    url = fresh_database(server_url, f"frycast_bench_{tier}")
+    url = fresh_database(server_url, f"frycast_bench_{tier}", infra=False)
     apply_infra(url)
     started = time.perf_counter()
     with recording() as rec:

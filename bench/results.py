@@ -20,9 +20,10 @@ def write_results(name: str, payload, out_dir: Path = RESULTS_DIR) -> Path:
     return path
 
 
-def fresh_database(server_url: str, name: str) -> str:
+def fresh_database(server_url: str, name: str, *, infra: bool = True) -> str:
     """A new, empty database ``name`` on the server of ``server_url`` (dropped first if it
-    exists), with frycast's roles, schemas and raw tables; returns its URL."""
+    exists), with frycast's roles, schemas and raw tables unless ``infra`` is False (the
+    pipeline benchmark times that step itself); returns its URL."""
     from warehouse.db import apply_infra
 
     parts = urlsplit(server_url)
@@ -30,5 +31,6 @@ def fresh_database(server_url: str, name: str) -> str:
         conn.execute(f'drop database if exists "{name}" with (force)')
         conn.execute(f'create database "{name}"')
     url = urlunsplit(parts._replace(path="/" + name))
-    apply_infra(url)
+    if infra:
+        apply_infra(url)
     return url

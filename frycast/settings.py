@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -208,3 +211,21 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+@contextmanager
+def kept_environ(keys: Iterable[str], updates: dict[str, str] | None = None) -> Iterator[None]:
+    """Set ``updates`` (if any) for the block, then put every one of ``keys`` and ``updates``
+    back as it was, unset ones unset: for libraries that read, or write, the process
+    environment (dbt's profile, MLflow's URIs)."""
+    names = set(keys) | set(updates or {})
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(updates or {})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pandas as pd
+
+from frycast.settings import kept_environ
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,9 @@ class Tracker:
         # MLflow exports the URIs it is given as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, which
         # frycast's settings read as the user's choice: the next run in this process (another
         # warehouse) would then track into this one. Keep the environment as the user left it.
-        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-        try:
+        with kept_environ(("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")):
             mlflow.set_tracking_uri(tracking_uri)
             mlflow.set_registry_uri(tracking_uri)  # the registry lives in the same store
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         client = mlflow.MlflowClient()
         exp = client.get_experiment_by_name(experiment)
         if exp is not None and _location(exp.artifact_location) != _location(artifact_root):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import psycopg
 
-from frycast.settings import Settings, get_settings
+from frycast.settings import Settings, get_settings, kept_environ
 from warehouse.db import dbt_env
 
 log = logging.getLogger(__name__)
@@ -74,17 +74,9 @@ def run_dbt(args: list[str], url: str, settings: Settings | None = None) -> DbtR
 def _invoke(args: list[str], env: dict[str, str], s: Settings) -> DbtResult:
     from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with kept_environ(env, env):  # the profile reads FRYCAST_PG*; one invocation at a time
         project = str(s.dbt_project_dir)
         res = dbtRunner().invoke([*args, "--project-dir", project, "--profiles-dir", project])
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     passed, failures, tests = 0, [], []
     results = getattr(res.result, "results", None) or []
     for r in results:

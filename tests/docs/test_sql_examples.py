@@ -5,7 +5,6 @@ transaction, and returns rows."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -57,25 +56,19 @@ def warehouse(server_url, template_db, tmp_path_factory):
         "FRYCAST_MLFLOW_ARTIFACTS": tmp_path_factory.mktemp("mlartifacts").as_uri(),
         "FRYCAST_SNAPSHOTS": "off",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from frycast.settings import get_settings
+    from frycast.settings import get_settings, kept_environ
 
-    get_settings.cache_clear()
-    try:
-        seed(url, TINY)
-        with prefect_test_harness(server_startup_timeout=120):
-            assert forecast_pipeline(url=url, **CHEAP)["published"]
-        _new_actuals(url, tmp_path_factory.mktemp("actuals") / "new_days.csv")
-        yield url
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with kept_environ(env, env):
         get_settings.cache_clear()
-        _drop(server_url, name)
+        try:
+            seed(url, TINY)
+            with prefect_test_harness(server_startup_timeout=120):
+                assert forecast_pipeline(url=url, **CHEAP)["published"]
+            _new_actuals(url, tmp_path_factory.mktemp("actuals") / "new_days.csv")
+            yield url
+        finally:
+            get_settings.cache_clear()
+            _drop(server_url, name)
 
 
 def _new_actuals(url: str, path: Path) -> None:
