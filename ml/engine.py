@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from frycast.levels import FRYCAST_BOTTOM, HIERARCHY_LEVELS
+from frycast.levels import FRYCAST_BOTTOM
 from frycast.stages import stage
 from ml.backtest import (
     BacktestResult,
@@ -37,6 +37,7 @@ from ml.models.base import NO_HISTORY, Forecaster
 from ml.nested import before, evaluation_note, scored_folds
 from ml.openness import open_probability, with_openness
 from ml.panel import Panel
+from ml.reconcile.hierarchy import Hierarchy, levels_named
 from ml.selection import select_models
 
 log = logging.getLogger(__name__)
@@ -460,46 +461,44 @@ def _scored_rows(panel, bt, forecast, model, levels, keys) -> pd.DataFrame:
 
 
 def _aggregate_metrics(panel: Panel, bt: BacktestResult, name: str) -> pd.DataFrame:
-    frames = []
-    level_columns = dict(HIERARCHY_LEVELS)
-    for level in AGGREGATE_LEVELS:
-        # the node keys as the hierarchy writes them: the columns' values joined with "/"
-        columns = level_columns[level]
-        if columns:
-            groups = panel.series[columns[0]].astype(str)
-            for column in columns[1:]:
-                groups = groups + "/" + panel.series[column].astype(str)
-        else:
-            groups = pd.Series(level, index=panel.series.index)
-        codes, keys = pd.factorize(groups)
-        n_g = len(keys)
-        member = np.zeros((n_g, panel.n_series))
-        member[codes, np.arange(panel.n_series)] = 1.0
-        act = _group_sum(member, bt.scored_actuals)
-        raw = np.nan_to_num(bt.predictions[name])
-        served = raw if bt.p_open is None else raw * bt.p_open
-        pred = np.einsum("gs,fsh->fgh", member, served)
-        scales = np.vstack(
-            [
-                seasonal_naive_scale(_group_sum(member, panel.y[None, :, : f.origin + 1])[0])
-                for f in bt.folds
-            ]
-        )
-        frames.append(
+    """The bottom model's forecasts summed to the aggregate levels (``AGGREGATE_LEVELS``), scored
+    against the summed actuals: what the model would give a chain or region as a bottom-up sum."""
+    h = Hierarchy.from_bottom(panel.series, levels=levels_named(AGGREGATE_LEVELS))
+    n_agg = h.n_nodes - panel.n_series
+
+    def summed(bottom: np.ndarray) -> np.ndarray:
+        # (folds, series, days) -> (folds, aggregates, days); NaN where no member is observed
+        return h.aggregate_observed(np.moveaxis(bottom, 1, 0))[:n_agg].swapaxes(0, 1)
+
+    raw = np.nan_to_num(bt.predictions[name])
+    act = summed(bt.scored_actuals)
+    pred = summed(raw if bt.p_open is None else raw * bt.p_open)
+    scales = np.vstack(
+        [
+            seasonal_naive_scale(h.aggregate_observed(panel.y[:, : f.origin + 1])[:n_agg])
+            for f in bt.folds
+        ]
+    )
+    nodes = h.nodes.iloc[:n_agg]
+    return pd.concat(
+        [
             _metric_rows(
                 bt.folds,
                 panel,
                 level,
-                list(keys),
+                list(nodes["node_key"].iloc[rows]),
                 name,
-                n_obs=(~np.isnan(act)).sum(axis=-1),
-                mase=mase(act, pred, scales),
-                smape=smape(act, pred),
-                wql=np.full(act.shape[:2], np.nan),
-                coverage_80=np.full(act.shape[:2], np.nan),
+                n_obs=(~np.isnan(act[:, rows])).sum(axis=-1),
+                mase=mase(act[:, rows], pred[:, rows], scales[:, rows]),
+                smape=smape(act[:, rows], pred[:, rows]),
+                wql=np.full(act[:, rows].shape[:2], np.nan),
+                coverage_80=np.full(act[:, rows].shape[:2], np.nan),
             )
-        )
-    return pd.concat(frames, ignore_index=True)
+            for level, rows in h.level_slices().items()
+            if level in AGGREGATE_LEVELS
+        ],
+        ignore_index=True,
+    )
 
 
 def series_levels(panel: Panel) -> np.ndarray:
@@ -507,14 +506,6 @@ def series_levels(panel: Panel) -> np.ndarray:
     if "level" in panel.series:
         return panel.series["level"].to_numpy(dtype=object)
     return np.full(panel.n_series, BOTTOM, dtype=object)
-
-
-def _group_sum(member: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sum of member series per group; a day with no observed member is NaN (not 0)."""
-    obs = (~np.isnan(y)).astype(float)
-    total = np.einsum("gs,fsh->fgh", member, np.nan_to_num(y))
-    count = np.einsum("gs,fsh->fgh", member, obs)
-    return np.where(count > 0, total, np.nan)
 
 
 def _metric_rows(

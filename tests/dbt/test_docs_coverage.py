@@ -235,7 +235,7 @@ def test_the_training_flow_exposure_depends_on_the_features_it_reads(docs):
     manifest = docs["manifest"]
     exposure = _exposure(manifest, "forecast_training")
     assert exposure["type"] == "ml"
-    panel_io = (ROOT / "frycast" / "panel_io.py").read_text()
+    panel_io = (ROOT / "warehouse" / "panel_io.py").read_text()
     features = {r for r in RELATION.findall(panel_io) if r[0] == "features"}
     assert features
     assert _depends_on(manifest, exposure) == features
