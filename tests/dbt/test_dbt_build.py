@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from frycast import quality
+from frycast.db import read_only, reader_url
 from frycast.dbt import high_water_mark, run_dbt
 from frycast.panel_io import load_panel, stale_restaurants
 from ingest.daily import import_daily
@@ -173,13 +174,39 @@ def test_calendar_covers_the_forecast_horizon_with_region_holidays(built):
 
 
 def test_marts_are_readable_by_the_reader_role_only_for_reading(built):
-    for table in ("fct_daily_sales", "dim_restaurant", "dim_sku", "dim_date"):
+    marts = {
+        name
+        for (name,) in query(
+            built,
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'marts' and c.relkind in ('r', 'p', 'v', 'm')",
+        )
+    }
+    # the sales marts, the forecast marts and the ops marts the dashboard reads
+    assert {
+        "fct_daily_sales",
+        "dim_restaurant",
+        "dim_sku",
+        "dim_date",
+        "fct_forecast",
+        "fct_runs",
+        "fct_agent_events",
+        "fct_rejected_rows",
+        "fct_forecast_totals",
+        "fct_hindsight_by_horizon_week",
+    } <= marts
+    for table in sorted(marts):
         assert scalar(
             built, "select has_table_privilege('frycast_reader', %s, 'select')", (f"marts.{table}",)
-        )
+        ), table
         assert not scalar(
             built, "select has_table_privilege('frycast_reader', %s, 'insert')", (f"marts.{table}",)
-        )
+        ), table
+    # and the reader login reads every one (a view reads its tables with its owner's rights, but
+    # calls functions, such as the run states' liveness check, with the reader's)
+    with read_only(reader_url(built), 30_000) as conn:
+        for table in sorted(marts):
+            conn.execute(f'select * from marts."{table}" limit 1').fetchall()
 
 
 def _sales(url: str) -> list[tuple]:
