@@ -2,8 +2,11 @@
 
 The dashboard connects as the read-only login ``frycast_reader`` (FRYCAST_READER_URL, or the
 warehouse's server as that login), which cannot write whatever it sends, in a READ ONLY
-transaction with a statement timeout. Queries aggregate in the database, so the chain tier never
-reaches the browser.
+transaction with a statement timeout. It reads the marts only (dbt_project/models/marts,
+forecast_marts and ops_marts), never the pipeline's or the loaders' tables: the business rules
+(which run is served, totals, hindsight, the accuracy headline) live in dbt, where analysts read
+the same numbers, and the queries here select and filter. They aggregate in the database, so the
+chain tier never reaches the browser.
 """
 
 from __future__ import annotations
@@ -11,18 +14,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from frycast.levels import FRYCAST_BOTTOM, FRYCAST_LEVELS
 from warehouse.db import read_only, reader_url
 
 TTL = 300  # seconds; the Agents page asks for fresh rows while a run is in progress
-LEVELS = [
-    "chain",
-    "region",
-    "restaurant",
-    "product_group",
-    "sku",
-    "restaurant_product_group",
-    "restaurant_sku",
-]
+# the hierarchy's levels, top to bottom (chain ... restaurant_sku)
+LEVELS = [name for name, _ in FRYCAST_LEVELS] + [FRYCAST_BOTTOM[0]]
 
 
 @st.cache_resource
@@ -41,10 +38,8 @@ def frame(sql: str, params: tuple | dict = ()) -> pd.DataFrame:
 def published_run() -> dict | None:
     df = frame(
         """select run_id, history_end, published_at, horizon_days, mlflow_run_id, pipeline,
-                  coalesce(config ->> 'reconciler', 'none') as reconciler,
-                  (config -> 'evaluation' ->> 'out_of_sample')::boolean as out_of_sample,
-                  config -> 'evaluation' ->> 'why' as evaluation_note
-             from forecast.forecast_runs where published order by run_id desc limit 1"""
+                  reconciler, out_of_sample, evaluation_note
+             from marts.fct_runs where is_served"""
     )
     return None if df.empty else df.iloc[0].to_dict()
 
@@ -53,62 +48,21 @@ def published_run() -> dict | None:
 def runs() -> pd.DataFrame:
     return frame(
         # the state, not the recorded status: a killed run reads failed at once
-        """select r.run_id, s.state as status, r.published, r.created_at, r.finished_at,
-                  r.history_end, r.horizon_days,
-                  coalesce(r.config ->> 'reconciler', 'none') as reconciler,
-                  r.config ->> 'reconciler_used' as reconciler_used,
-                  (r.config -> 'folds_used' ->> 'used') || ' of '
-                      || (r.config -> 'folds_used' ->> 'asked') as backtest_folds,
-                  r.config -> 'folds_used' ->> 'why' as folds_note,
-                  case (r.config -> 'evaluation' ->> 'out_of_sample')::boolean
-                       when true then 'out of sample: folds '
-                           || (select string_agg(v, ', ') from jsonb_array_elements_text(
-                                   r.config -> 'evaluation' -> 'scored_folds') v)
-                           || ' scored with choices from earlier folds'
-                       when false then 'NOT out of sample: '
-                           || (r.config -> 'evaluation' ->> 'why')
-                  end as evidence,
-                  (select string_agg(f.key || ' failed on ' || round(
-                              100 * (f.value ->> 'failed_share')::numeric, 1) || ' %% of fits'
-                              || case when (f.value ->> 'excluded_from_selection')::boolean
-                                      then ' (not selected)' else '' end, '; ')
-                     from jsonb_each(coalesce(r.config -> 'fallbacks', '{}')) as f)
-                      as failed_fits,
-                  (select string_agg(st.key || ' (last day ' || (st.value #>> '{}') || ')', ', '
-                                     order by st.key)
-                     from jsonb_each(coalesce(r.config -> 'stale_restaurants', '{}')) as st)
-                      as not_forecast_stale,
-                  (select string_agg(b.key || ' (data ends ' || (b.value #>> '{}') || ')', ', '
-                                     order by b.key)
-                     from jsonb_each(coalesce(r.config -> 'bridged_restaurants', '{}')) as b)
-                      as forecast_across_gap,
-                  r.mlflow_run_id, r.pipeline, r.message
-             from forecast.forecast_runs r join forecast.run_states s using (run_id)
-            order by r.run_id desc limit 200"""
+        """select run_id, state as status, published, created_at, finished_at, history_end,
+                  horizon_days, reconciler, reconciler_used, backtest_folds, folds_note,
+                  evidence, failed_fits, not_forecast_stale, forecast_across_gap,
+                  mlflow_run_id, pipeline, message
+             from marts.fct_runs order by run_id desc limit 200"""
     )
 
 
 @st.cache_data(ttl=TTL)
 def totals_by(level: str) -> pd.DataFrame:
     """Next-12-month forecast per node of a level next to the 12 months before the origin."""
-    key = {"region": "r.region", "product_group": "s.product_group"}[level]
     return frame(
-        f"""with fc as (
-                select node_key, sum(yhat) as next_12_months, min(history_end) as history_end
-                  from marts.fct_forecast where level = %s group by node_key),
-            ly as (
-                select {key} as node_key, sum(d.units) as last_12_months
-                  from marts.fct_daily_sales d
-                  join marts.dim_restaurant r on r.restaurant_id = d.restaurant_id
-                  join marts.dim_sku s on s.sku_id = d.sku_id
-                 where d.sale_date > (select max(history_end) from fc) - 365
-                   and d.sale_date <= (select max(history_end) from fc)
-                 group by 1)
-            select fc.node_key, round(fc.next_12_months) as next_12_months,
-                   ly.last_12_months,
-                   round((100 * (fc.next_12_months / nullif(ly.last_12_months, 0) - 1))::numeric, 1)
-                       as yoy_pct
-              from fc left join ly using (node_key) order by next_12_months desc""",
+        """select node_key, next_12_months, last_12_months, yoy_pct
+             from marts.fct_forecast_totals where level = %s
+            order by next_12_months desc""",
         (level,),
     )
 
@@ -118,22 +72,18 @@ def reviews(run_id: int) -> pd.DataFrame:
     return frame(
         """select agent, verdict, severity, offline, model, summary, findings,
                   recommended_actions, created_at
-             from forecast.agent_reviews where run_id = %s order by created_at""",
+             from marts.fct_agent_reviews where run_id = %s order by created_at""",
         (run_id,),
     )
 
 
 @st.cache_data(ttl=TTL)
-def accuracy_headline(run_id: int, reconciler: str) -> pd.DataFrame:
-    served = reconciler if reconciler != "none" else "selected"
+def accuracy_headline(run_id: int) -> pd.DataFrame:
+    """The run's served forecast against seasonal naive, at the bottom level (backtest)."""
     return frame(
-        """select case when model = %s then 'frycast (served)' else 'seasonal naive' end as what,
-                  avg(mase) as mase, avg(wql) as wql, avg(coverage_80) as coverage_80
-             from marts.fct_forecast_accuracy
-            where run_id = %s and level = 'restaurant_sku' and model in (%s, 'snaive')
-              and mase = mase
-            group by 1 order by 1""",
-        (served, run_id, served),
+        """select what, mase, wql, coverage_80 from marts.fct_accuracy_headline
+            where run_id = %s order by what""",
+        (run_id,),
     )
 
 
@@ -199,14 +149,10 @@ def node_forecast(level: str, node_key: str, run_id: int | None = None) -> pd.Da
             (level, node_key),
         )
     return frame(
-        """select forecast_date as date, yhat, yhat_lo80, yhat_hi80, p_open, model,
-                  null as base_model
-             from forecast.forecast_values v
-            where run_id = %s and level = %s and node_key = %s
-              and reconciled = (select coalesce(config ->> 'reconciler', 'none') <> 'none'
-                                  from forecast.forecast_runs where run_id = %s)
+        """select forecast_date as date, yhat, yhat_lo80, yhat_hi80, p_open, model, base_model
+             from marts.fct_forecast_by_run where run_id = %s and level = %s and node_key = %s
             order by forecast_date""",
-        (run_id, level, node_key, run_id),
+        (run_id, level, node_key),
     )
 
 
@@ -252,15 +198,14 @@ def leaderboard(run_id: int) -> pd.DataFrame:
 @st.cache_data(ttl=TTL)
 def hindsight(by: str = "level") -> pd.DataFrame:
     """Published forecasts against the actuals that arrived: by level, or by horizon week."""
-    group = "level" if by == "level" else "((f.forecast_date - r.history_end - 1) / 7) + 1"
+    if by == "level":
+        return frame(
+            """select level, days, mae, coverage_80, bias
+                 from marts.fct_hindsight_by_level order by level"""
+        )
     return frame(
-        f"""select {group} as {"level" if by == "level" else "horizon_week"},
-                   count(*) as days, avg(f.abs_error)::float as mae,
-                   avg(f.in_interval_80::int)::float as coverage_80,
-                   (sum(f.error) / nullif(sum(f.actual), 0))::float as bias
-              from marts.fct_forecast_vs_actual f
-              join forecast.forecast_runs r using (run_id)
-             group by 1 order by 1"""
+        """select horizon_week, days, mae, coverage_80, bias
+             from marts.fct_hindsight_by_horizon_week order by horizon_week"""
     )
 
 
@@ -268,7 +213,8 @@ def hindsight(by: str = "level") -> pd.DataFrame:
 def dq_results(run_id: int) -> pd.DataFrame:
     return frame(
         """select source, check_name, table_name, severity, success, observed
-             from forecast.dq_results where run_id = %s order by success, severity, check_name""",
+             from marts.fct_dq_results where run_id = %s
+            order by success, severity, check_name""",
         (run_id,),
     )
 
@@ -276,8 +222,8 @@ def dq_results(run_id: int) -> pd.DataFrame:
 @st.cache_data(ttl=TTL)
 def rejected_rows(limit: int = 500) -> pd.DataFrame:
     return frame(
-        """select batch_id, line_no, "column", reason, left(payload, 200) as line
-             from raw.rejected_rows order by batch_id desc, line_no limit %s""",
+        """select batch_id, line_no, column_name as "column", reason, left(payload, 200) as line
+             from marts.fct_rejected_rows order by batch_id desc, line_no limit %s""",
         (limit,),
     )
 
@@ -285,7 +231,7 @@ def rejected_rows(limit: int = 500) -> pd.DataFrame:
 @st.cache_data(ttl=5)
 def events(run_id: int) -> pd.DataFrame:
     return frame(
-        """select agent, seq, kind, payload, at from forecast.agent_events
+        """select agent, seq, kind, payload, at from marts.fct_agent_events
             where run_id = %s order by agent, seq""",
         (run_id,),
     )
@@ -294,11 +240,8 @@ def events(run_id: int) -> pd.DataFrame:
 @st.cache_data(ttl=TTL)
 def drift_checks() -> pd.DataFrame:
     return frame(
-        """select check_id, run_id, min(checked_at) as checked_at, level,
-                  count(*) as nodes, sum(drifted::int) as drifted,
-                  avg(error_ratio)::float as error_ratio, avg(bias)::float as bias
-             from forecast.drift_metrics group by check_id, run_id, level
-            order by check_id, level"""
+        """select check_id, run_id, checked_at, level, nodes, drifted, error_ratio, bias
+             from marts.fct_drift_checks order by check_id, level"""
     )
 
 
@@ -306,7 +249,7 @@ def drift_checks() -> pd.DataFrame:
 def drifted_nodes(check_id: int) -> pd.DataFrame:
     return frame(
         """select level, node_key, n_days, error_ratio, bias, coverage_80, psi, ks_pvalue, reasons
-             from forecast.drift_metrics where check_id = %s and drifted
+             from marts.fct_drift_nodes where check_id = %s and drifted
             order by level, node_key""",
         (check_id,),
     )

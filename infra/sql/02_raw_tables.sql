@@ -161,6 +161,7 @@ create table if not exists raw.price_changes (
     primary key (sku_id, effective_on)
 );
 
--- The dashboard's Data quality page shows rejected lines and load batches (read-only role).
+-- The agents' SQL tool reads rejected lines and load batches (read-only role); the dashboard
+-- reads them through marts.fct_rejected_rows.
 grant usage on schema raw to frycast_reader;
 grant select on raw.rejected_rows, raw.load_batches to frycast_reader;

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ml.models import served_model
 from streamlit_app import charts, queries
 from streamlit_app.app_pages._common import published_or_stop
 
 st.title("Accuracy")
 run = published_or_stop()
 board = queries.leaderboard(run["run_id"])
-served = run["reconciler"] if run["reconciler"] != "none" else "selected"
+served = served_model(run["reconciler"])
 
 if not run.get("out_of_sample"):
     st.warning(

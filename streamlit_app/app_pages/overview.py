@@ -12,7 +12,7 @@ st.caption(
     f"published {run['published_at']:%Y-%m-%d %H:%M} · reconciled with {run['reconciler']}"
 )
 
-head = queries.accuracy_headline(run["run_id"], run["reconciler"])
+head = queries.accuracy_headline(run["run_id"])
 served = head[head["what"] == "frycast (served)"]
 base = head[head["what"] == "seasonal naive"]
 c1, c2, c3 = st.columns(3)

@@ -205,6 +205,57 @@ def _depends_on(manifest: dict, exposure: dict) -> set[tuple[str, str]]:
     return {_relation(nodes[d]) for d in deps}
 
 
+def _strings(path: Path) -> str:
+    """Every string a module holds (SQL, f-string parts, docstrings); a non-Python file whole."""
+    text = path.read_text()
+    if path.suffix != ".py":
+        return text
+    return "\n".join(
+        n.value
+        for n in ast.walk(ast.parse(text))
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    )
+
+
+def not_marts(root: Path) -> list[str]:
+    """Relations outside `marts` named in the SQL of the files under ``root``."""
+    return [
+        f"{path.relative_to(root)}: {schema}.{name}"
+        for path in sorted(
+            p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        )
+        for schema, name in RELATION.findall(_strings(path))
+        if schema != "marts"
+    ]
+
+
+def test_the_dashboard_reads_the_marts_only(tmp_path):
+    """No page or query reads the pipeline's (`forecast.*`) or the loaders' (`raw.*`) tables, or
+    staging: what the dashboard shows is in the marts, documented, tested and granted there."""
+    offenders = not_marts(APP)
+    assert not offenders, "the dashboard must read marts only:\n" + "\n".join(offenders)
+    # the check finds such a read, in a query's SQL and in any other file of the app
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "q.py").write_text(
+        'x = forecast.assign()\nSQL = f"select * from forecast.run_states where {x}"\n'
+        '"""from marts.fct_runs"""\n'
+    )
+    (tmp_path / "query.sql").write_text("select * from raw.rejected_rows")
+    assert not_marts(tmp_path) == [
+        "pages/q.py: forecast.run_states",
+        "query.sql: raw.rejected_rows",
+    ]
+
+
+def test_the_dashboard_levels_are_the_hierarchys():
+    from ml.reconcile.hierarchy import FRYCAST_BOTTOM, FRYCAST_LEVELS
+    from streamlit_app import queries
+
+    hierarchy = [name for name, _ in FRYCAST_LEVELS] + [FRYCAST_BOTTOM[0]]
+    assert hierarchy == queries.LEVELS
+    assert queries.LEVELS[0] == "chain" and queries.LEVELS[-1] == "restaurant_sku"
+
+
 def test_every_dashboard_page_has_an_exposure():
     app = (APP / "app.py").read_text()
     pages = re.findall(r'st\.Page\(PAGES / "(\w+)\.py"', app)
