@@ -20,10 +20,14 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY frycast frycast
-COPY flows flows
+COPY warehouse warehouse
+COPY ingest ingest
+COPY quality quality
 COPY ml ml
 COPY agents agents
-COPY ingest ingest
+COPY flows flows
+COPY bench bench
+COPY cli cli
 COPY streamlit_app streamlit_app
 COPY dbt_project dbt_project
 COPY infra infra

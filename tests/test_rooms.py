@@ -75,6 +75,16 @@ def test_every_top_level_package_is_a_room_with_a_docstring_saying_its_job():
         assert doc and len(doc) > 80, f"{room}/__init__.py says what it owns and must not do"
 
 
+def test_every_room_is_packaged_and_copied_into_the_image():
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
+    assert set(packages["targets"]["wheel"]["packages"]) == set(ROOMS)
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
+              if line.startswith("COPY ") and len(line.split()) == 3}  # fmt: skip
+    assert set(ROOMS) <= copied, set(ROOMS) - copied
+
+
 @pytest.mark.parametrize("room", ROOMS)
 def test_a_room_imports_only_the_layers_below_it(room):
     wrong = {other: files for other, files in GRAPH[room].items() if other not in ALLOWED[room]}
