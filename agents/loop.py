@@ -2,9 +2,18 @@
 
 Send the conversation with the role's tool schemas; run every ``tool_use`` block with its Python
 tool and answer with ``tool_result`` blocks (``is_error`` when the tool failed or its input was
-malformed); repeat until the model ends its turn with a verdict, or the step limit. API errors
-are retried with exponential backoff; a ``max_tokens`` stop asks for the verdict briefly; a
-refusal ends the loop. Every request, response, tool call and result goes to the event log.
+malformed); repeat until the model ends its turn with a verdict, or the step limit. Every request,
+response, tool call and result goes to the event log.
+
+Stop reasons as the documentation's table says ("Stop reasons and fallback",
+platform.claude.com/docs/en/build-with-claude/handling-stop-reasons): ``max_tokens`` → the same
+request again with more room (a cut-off turn is never sent back: a ``tool_use`` without its
+``tool_result`` is a 400); ``pause_turn`` → the assistant content sent back to continue;
+``refusal`` → fall back, ``stop_details`` logged; ``model_context_window_exceeded`` → the answer
+is truncated: fall back; an empty ``end_turn`` → no empty assistant message (also a 400), a
+user turn asks for the verdict. API errors are retried with backoff; any other failure of a
+call (a garbled body, a response without content) ends the loop as ``api_error``, so the caller
+falls back to the rules and the run goes on. An invalid verdict is asked for again once.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ RETRYABLE = (anthropic.APIConnectionError, anthropic.APITimeoutError, anthropic.
 @dataclass
 class LoopResult:
     verdict: dict | None  # None: the agent did not conclude (the caller falls back)
-    stop: str  # end_turn, refusal, step_limit, api_error
+    # end_turn, refusal, context_exceeded, max_tokens, invalid_verdict, step_limit, api_error
+    stop: str
     steps: int
     note: str = ""
 
@@ -59,6 +69,47 @@ def _create(client, log: EventLog, retries: int, **request):
     raise AssertionError("unreachable")
 
 
+# a cut-off turn is retried once with twice the room: more than ~21,000 tokens the SDK refuses
+# without streaming ("Streaming is required for operations that may take longer than 10 minutes")
+MAX_TOKENS_CEILING_FACTOR = 2
+ASK_VERDICT = "Give your verdict now: only the verdict JSON object."
+
+
+def _stop_details(response) -> dict | None:
+    details = getattr(response, "stop_details", None)
+    if details is None:
+        return None
+    return details if isinstance(details, dict) else details.model_dump(exclude_none=True)
+
+
+def _run_tools(content: list[dict], by_name: dict, ctx: Context, log: EventLog) -> list[dict]:
+    """A ``tool_result`` for every ``tool_use`` block, in order (the API requires each)."""
+    results = []
+    for block in content:
+        if block.get("type") != "tool_use":
+            continue
+        log.add(
+            "tool_call", {"id": block["id"], "name": block["name"], "input": block.get("input")}
+        )
+        tool = by_name.get(block["name"])
+        try:
+            if tool is None:
+                raise ValueError(f"unknown tool {block['name']!r}")
+            output, is_error = call(tool, ctx, block.get("input")), False
+        except Exception as exc:  # noqa: BLE001 - the model sees the error and adapts
+            output, is_error = f"{type(exc).__name__}: {exc}", True
+        log.add("tool_result", {"id": block["id"], "is_error": is_error, **kept_result(output)})
+        result = {
+            "type": "tool_result",
+            "tool_use_id": block["id"],
+            "content": as_data(block["name"], output),
+        }
+        if is_error:
+            result["is_error"] = True
+        results.append(result)
+    return results
+
+
 def as_data(tool: str, output: str) -> str:
     """A tool's output delimited as data. ``<`` is escaped (JSON's \\u003c) so nothing read from
     the warehouse, a crafted product name say, can close the tag and speak outside it."""
@@ -83,10 +134,11 @@ def run_loop(
 ) -> LoopResult:
     by_name = {t.name: t for t in tools}
     messages: list[dict] = [{"role": "user", "content": prompt}]
+    room, reasked = max_tokens, False
     for step in range(1, max_steps + 1):
         request = {
             "model": model,
-            "max_tokens": max_tokens,
+            "max_tokens": room,
             "system": system,
             "messages": messages,
             "tools": [t.spec() for t in tools],
@@ -96,65 +148,57 @@ def run_loop(
         log.add("request", {"step": step, "model": model, "n_messages": len(messages)})
         try:
             response = _create(client, log, retries, **request)
+            content = _content(response)
+            stop = response.stop_reason
         except anthropic.APIError as exc:
             return LoopResult(None, "api_error", step, f"{type(exc).__name__}: {exc}")
-        content = _content(response)
+        except Exception as exc:  # noqa: BLE001 - a body the SDK could not read: fall back
+            log.add("error", {"step": step, "error": f"{type(exc).__name__}: {exc}"})
+            return LoopResult(None, "api_error", step, f"unreadable response: {exc}")
         usage = getattr(response, "usage", None)
         log.add(
             "response",
             {
                 "step": step,
                 "message_id": getattr(response, "id", None),
-                "stop_reason": response.stop_reason,
+                "stop_reason": stop,
+                "stop_details": _stop_details(response),
                 "usage": usage.model_dump(exclude_none=True) if usage is not None else None,
                 "content": content,
             },
         )
-        messages.append({"role": "assistant", "content": content})
-        if response.stop_reason == "refusal":
+        if stop == "max_tokens":
+            # the turn was cut off: ask again with more room (thinking counts toward it)
+            if room >= MAX_TOKENS_CEILING_FACTOR * max_tokens:
+                return LoopResult(None, "max_tokens", step, f"cut off at {room} tokens")
+            room *= 2
+            continue
+        if stop == "refusal":
             return LoopResult(None, "refusal", step, "the model declined to review")
-        if response.stop_reason == "tool_use":
-            results = []
-            for block in content:
-                if block.get("type") != "tool_use":
-                    continue
-                log.add(
-                    "tool_call",
-                    {"id": block["id"], "name": block["name"], "input": block.get("input")},
-                )
-                tool = by_name.get(block["name"])
-                try:
-                    if tool is None:
-                        raise ValueError(f"unknown tool {block['name']!r}")
-                    output, is_error = call(tool, ctx, block.get("input")), False
-                except Exception as exc:  # noqa: BLE001 - the model sees the error and adapts
-                    output, is_error = f"{type(exc).__name__}: {exc}", True
-                log.add(
-                    "tool_result", {"id": block["id"], "is_error": is_error, **kept_result(output)}
-                )
-                result = {
-                    "type": "tool_result",
-                    "tool_use_id": block["id"],
-                    "content": as_data(block["name"], output),
-                }
-                if is_error:
-                    result["is_error"] = True
-                results.append(result)
-            messages.append({"role": "user", "content": results})
+        if stop == "model_context_window_exceeded":
+            return LoopResult(None, "context_exceeded", step, "the context window filled up")
+        if stop == "pause_turn":
+            messages.append({"role": "assistant", "content": content})
+            continue
+        if stop == "tool_use":
+            messages.append({"role": "assistant", "content": content})
+            messages.append({"role": "user", "content": _run_tools(content, by_name, ctx, log)})
             continue
         text = "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
-        if response.stop_reason == "max_tokens":
-            messages.append(
-                {
-                    "role": "user",
-                    "content": "You ran out of tokens. Give only your verdict JSON now, briefly.",
-                }
-            )
+        if not text.strip():
+            # an empty end_turn: no empty assistant message; ask for the verdict
+            if content:
+                messages.append({"role": "assistant", "content": content})
+            messages.append({"role": "user", "content": ASK_VERDICT})
             continue
+        messages.append({"role": "assistant", "content": content})
         try:
             verdict = parse_verdict(role, text)
         except ValueError as exc:
             log.add("error", {"step": step, "invalid_verdict": str(exc)})
+            if reasked:
+                return LoopResult(None, "invalid_verdict", step, str(exc))
+            reasked = True
             messages.append(
                 {
                     "role": "user",

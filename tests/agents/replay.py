@@ -54,6 +54,10 @@ class Replay:
         assert "sk-ant-test-secret" in request.headers["authorization"]  # the key is sent...
         self.requests.append(json.loads(request.content))
         r = self.responses.pop(0)
+        if "text" in r:  # a body as sent, even one that is not JSON
+            return httpx2.Response(
+                r["status"], content=r["text"], headers={"content-type": "application/json"}
+            )
         return httpx2.Response(r["status"], json=r["body"])
 
     def client(self) -> anthropic.Anthropic:
@@ -62,3 +66,19 @@ class Replay:
             http_client=httpx2.Client(transport=httpx2.MockTransport(self)),
             max_retries=0,
         )
+
+
+def assert_valid_conversation(request: dict) -> None:
+    """What the Messages API rejects with a 400, checked on a request we sent: an assistant turn
+    without content, or a ``tool_use`` whose ``tool_result`` does not follow in the next turn."""
+    messages = request["messages"]
+    assert messages[0]["role"] == "user"
+    for i, m in enumerate(messages):
+        if m["role"] == "assistant":
+            assert m["content"], f"message {i}: an empty assistant turn"
+            uses = [b["id"] for b in m["content"] if b.get("type") == "tool_use"]
+            if uses:
+                assert i + 1 < len(messages), f"message {i}: tool_use without a tool_result"
+                nxt = messages[i + 1]["content"]
+                got = [b["tool_use_id"] for b in nxt if b.get("type") == "tool_result"]
+                assert got == uses, f"message {i}: tool_use {uses} answered by {got}"
