@@ -11,7 +11,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import jsonschema
+
 from agents.sql_guard import check_select
+from frycast.levels import LEVEL_NAMES
 from warehouse.db import read_only, reader_url
 
 
@@ -186,7 +189,20 @@ def trigger_retrain(ctx: Context, reason: str) -> dict:
 
 
 def _schema(props: dict | None = None, required: list[str] | None = None) -> dict:
-    return {"type": "object", "properties": props or {}, "required": required or []}
+    # additionalProperties false: an argument the tool does not take is an error, not ignored
+    return {
+        "type": "object",
+        "properties": props or {},
+        "required": required or [],
+        "additionalProperties": False,
+    }
+
+
+LEVEL = {
+    "type": "string",
+    "enum": list(LEVEL_NAMES),
+    "description": "A hierarchy level; restaurant_sku is the bottom (one restaurant's item).",
+}
 
 
 ALL_TOOLS = {
@@ -198,19 +214,22 @@ ALL_TOOLS = {
         "Several statements, writes, SET/RESET, COPY, DO and functions that write or read files "
         "are refused; a query past the time limit is cancelled; at most the row and byte limits "
         "are returned (truncated: true says more rows existed).",
-        _schema({"query": {"type": "string"}}, ["query"]),
+        _schema(
+            {"query": {"type": "string", "description": "One PostgreSQL SELECT statement."}},
+            ["query"],
+        ),
         sql,
     ),
     "data_quality_results": Tool(
         "data_quality_results",
         "The run's data-quality checks (Great Expectations and dbt tests) with severity.",
-        _schema({"failed_only": {"type": "boolean"}}),
+        _schema({"failed_only": {"type": "boolean", "description": "Only the failed checks."}}),
         data_quality_results,
     ),
     "backtest_leaderboard": Tool(
         "backtest_leaderboard",
         "Mean backtest MASE and 80% coverage per model for one hierarchy level of this run.",
-        _schema({"level": {"type": "string"}}),
+        _schema({"level": LEVEL}),
         backtest_leaderboard,
     ),
     "compare_with_previous": Tool(
@@ -228,14 +247,24 @@ ALL_TOOLS = {
     "drift_metrics": Tool(
         "drift_metrics",
         "The latest drift check's nodes (drifted only by default) with error ratio and bias.",
-        _schema({"drifted_only": {"type": "boolean"}}),
+        _schema(
+            {"drifted_only": {"type": "boolean", "description": "Only drifted nodes (default)."}}
+        ),
         drift_metrics,
     ),
     "summarise_series": Tool(
         "summarise_series",
         "Weekly means of one node's served forecast and of its actuals so far.",
         _schema(
-            {"level": {"type": "string"}, "node_key": {"type": "string"}}, ["level", "node_key"]
+            {
+                "level": LEVEL,
+                "node_key": {
+                    "type": "string",
+                    "description": "The node: 'chain', a region, a restaurant id, or ids joined "
+                    "with '/' (e.g. 'R0001/S0003' at restaurant_sku).",
+                },
+            },
+            ["level", "node_key"],
         ),
         summarise_series,
     ),
@@ -248,14 +277,19 @@ ALL_TOOLS = {
     "trigger_retrain": Tool(
         "trigger_retrain",
         "Request a new forecast_pipeline run because the published forecast drifted.",
-        _schema({"reason": {"type": "string"}}, ["reason"]),
+        _schema(
+            {"reason": {"type": "string", "description": "Why, with the evidence, briefly."}},
+            ["reason"],
+        ),
         trigger_retrain,
     ),
 }
 
 
 def call(tool: Tool, ctx: Context, raw_input) -> str:
-    """Run a tool on model-supplied input; raises ValueError on malformed input."""
+    """Run a tool on model-supplied input, validated against the tool's own JSON schema first
+    (``{"failed_only": "no"}`` is an error, not a truthy string); raises ValueError saying what
+    is wrong, which the loop returns to the model as an ``is_error`` tool_result."""
     if not isinstance(raw_input, dict):
         raise ValueError(f"tool input must be a JSON object, got {type(raw_input).__name__}")
     allowed = set(tool.input_schema.get("properties", {}))
@@ -263,4 +297,9 @@ def call(tool: Tool, ctx: Context, raw_input) -> str:
     unknown = [k for k in raw_input if k not in allowed]
     if missing or unknown:
         raise ValueError(f"bad input for {tool.name}: missing {missing}, unknown {unknown}")
+    try:
+        jsonschema.validate(raw_input, tool.input_schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "input"
+        raise ValueError(f"bad input for {tool.name}: {where}: {exc.message}") from None
     return json.dumps(tool.fn(ctx, **raw_input), default=str)
