@@ -144,7 +144,9 @@ def drift_metrics(ctx: Context, drifted_only: bool = True) -> dict:
              from forecast.drift_metrics
             where check_id = (select max(check_id) from forecast.drift_metrics)"""
         + (" and drifted" if drifted_only else "")
-        + " order by level, node_key",
+        # the worst first: a row limit cuts the mildest nodes, not the end of the alphabet
+        + " order by drifted desc, error_ratio desc nulls last, abs(bias) desc nulls last,"
+        " level, node_key",
     )
 
 

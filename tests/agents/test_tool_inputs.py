@@ -42,3 +42,26 @@ def test_levels_are_offered_as_the_hierarchy_defines_them_and_every_parameter_is
             assert prop.get("description"), f"{tool.name}.{name} has no description"
             if name == "level":
                 assert prop["enum"] == list(LEVEL_NAMES)
+
+
+# drift metrics were ordered by level and node key, so the row limit cut the alphabet's end,
+# however badly those nodes had drifted
+def test_drift_metrics_come_worst_first_when_the_row_limit_cuts(blank_warehouse):
+    import psycopg
+
+    from warehouse.forecast_store import open_run
+
+    run_id = open_run(blank_warehouse, 28, {})
+    rows = [("aaa", 1.6, True), ("mmm", 9.0, True), ("zzz", 4.0, True), ("bbb", 0.9, False)]
+    with psycopg.connect(blank_warehouse) as conn:
+        for key, ratio, drifted in rows:
+            conn.execute(
+                """insert into forecast.drift_metrics (check_id, run_id, level, node_key,
+                       window_start, window_end, n_days, error_ratio, bias, drifted)
+                   values (1, %s, 'restaurant_sku', %s, '2025-01-01', '2025-01-21', 21, %s, 0.1,
+                           %s)""",
+                (run_id, key, ratio, drifted),
+            )
+    ctx = Context(blank_warehouse, run_id, row_limit=2)
+    got = ALL_TOOLS["drift_metrics"].fn(ctx, drifted_only=False)
+    assert [r[1] for r in got["rows"]] == ["mmm", "zzz"] and got["truncated"]
