@@ -15,7 +15,16 @@ import logging
 
 from agents.events import EventLog, configured_secrets, record_review
 from agents.loop import as_data, run_loop
-from agents.rules import SEVERITY, data_quality_gate, metric_gate, stricter
+from agents.rules import (
+    BASELINE_SLACK,
+    COVERAGE_RANGE,
+    MAX_FALLBACK_SHARE,
+    PREVIOUS_SLACK,
+    SEVERITY,
+    data_quality_gate,
+    metric_gate,
+    stricter,
+)
 from agents.schema import VERDICTS, Verdict, validate
 from agents.tools import ALL_TOOLS, Context
 from frycast.levels import LEVEL_NAMES
@@ -44,7 +53,9 @@ ROLES = {
         "system": COMMON
         + "You are the data-quality reviewer, the gate before training. verdict is 'proceed', "
         "'proceed_with_warnings' or 'halt'. Halt when a critical check failed or the data "
-        "cannot support a forecast; warnings alone do not halt.",
+        "cannot support a forecast; warnings alone do not halt. 'halt' stops the run before "
+        "training (the published forecast stays served); 'proceed_with_warnings' trains and "
+        "shows the warnings beside the run.",
         "tools": ["data_quality_results", "sql"],
         "prompt": "Review the data quality of run {run_id} before training.",
     },
@@ -52,7 +63,16 @@ ROLES = {
         "system": COMMON
         + "You are the model-selection and metric reviewer, the gate before publishing. verdict "
         "is 'publish' or 'hold'. Compare accuracy with the previous published run and the "
-        "seasonal-naive baseline, check interval coverage and that reconciled levels add up.",
+        "seasonal-naive baseline, check interval coverage and that reconciled levels add up. "
+        # the rules' own thresholds (agents.rules), so the model judges against the same lines
+        f"The rules hold a run whose bottom-level MASE is more than {BASELINE_SLACK:.2f} x "
+        f"seasonal naive's on the same folds and series, or more than {PREVIOUS_SLACK:.0f} x "
+        "the last published run's, whose bottom 80 % interval coverage is outside "
+        f"{COVERAGE_RANGE[0]:.2f}-{COVERAGE_RANGE[1]:.2f}, whose bottom series fell back to the "
+        f"fallback model beyond {MAX_FALLBACK_SHARE:.0%}, whose scores are not out of sample, "
+        "whose forecasts miss a level or a day or hold a null or negative value, or whose "
+        "reconciled levels do not add up; 'hold' keeps the last published forecast "
+        "served, 'publish' replaces it.",
         "tools": ["backtest_leaderboard", "compare_with_previous", "coherence", "sql"],
         "prompt": "Review the backtest metrics of run {run_id}: publish or hold?",
     },
