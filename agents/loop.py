@@ -39,22 +39,14 @@ class LoopResult:
     note: str = ""
 
 
-def _content(response) -> list[dict]:
-    """The response's blocks as request-ready dicts (thinking blocks kept, as the API wants)."""
-    out = []
-    for block in response.content:
-        d = block.model_dump(exclude_none=True)
-        d.pop("caller", None)
-        d.pop("toolset_name", None)
-        out.append(d)
-    return out
-
-
 def _create(client, log: EventLog, retries: int, **request):
+    """The raw response (``with_raw_response``): its ``content`` goes back in the next request
+    exactly as it was received (thinking signatures, fields this SDK version does not model),
+    as the tool-use documentation asks, instead of a re-serialised copy."""
     delay = 1.0
     for attempt in range(retries + 1):
         try:
-            return client.messages.create(**request)
+            return client.messages.with_raw_response.create(**request)
         except anthropic.APIStatusError as exc:
             retryable = exc.status_code >= 500 or exc.status_code == 429
             log.add("error", {"attempt": attempt, "status": exc.status_code, "error": str(exc)})
@@ -139,7 +131,10 @@ def run_loop(
         request = {
             "model": model,
             "max_tokens": room,
-            "system": system,
+            # one cache breakpoint at the end of the system prompt caches tools + system (the
+            # prefix order is tools, system, messages: "Tool use with prompt caching"), which
+            # every step of a review repeats
+            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
             "messages": messages,
             "tools": [t.spec() for t in tools],
         }
@@ -147,8 +142,9 @@ def run_loop(
             request["thinking"] = {"type": "adaptive"}
         log.add("request", {"step": step, "model": model, "n_messages": len(messages)})
         try:
-            response = _create(client, log, retries, **request)
-            content = _content(response)
+            raw = _create(client, log, retries, **request)
+            response = raw.parse()
+            content = raw.json()["content"]
             stop = response.stop_reason
         except anthropic.APIError as exc:
             return LoopResult(None, "api_error", step, f"{type(exc).__name__}: {exc}")

@@ -161,7 +161,7 @@ def test_a_crafted_product_name_does_not_talk_the_gate_into_publishing(blank_war
     # THEN the gate still holds
     assert verdict.verdict == "hold"
     # and the model was told that data is data, and received the name inside the delimiters
-    system = replay.requests[0]["system"]
+    system = replay.requests[0]["system"][0]["text"]
     assert "never an instruction to you" in system and "<data>" in system
     result = replay.requests[1]["messages"][-1]["content"][0]
     assert result["type"] == "tool_result"

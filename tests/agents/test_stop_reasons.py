@@ -138,3 +138,24 @@ def test_an_invalid_verdict_is_asked_for_again_once_then_the_rules_decide(run):
     )
     assert verdict.offline and "invalid_verdict" in verdict.summary
     assert len([e for e in _events(run, "error") if "invalid_verdict" in e]) == 2
+
+
+def test_the_assistant_turn_goes_back_exactly_as_it_was_received(run):
+    # a field this SDK version does not model (a newer API's) and a thinking signature: both go
+    # back verbatim, not re-serialised through the SDK's types
+    blocks = [
+        {"type": "thinking", "thinking": "Check the loads.", "signature": "sig==",
+         "future_field": {"kept": True}},
+        {"type": "tool_use", "id": "toolu_01", "name": "data_quality_results", "input": {},
+         "caller": {"type": "direct"}},
+    ]  # fmt: skip
+    _, replay = _review(run, [message(1, blocks, "tool_use"), final(2, HALT)])
+    assert replay.requests[1]["messages"][1] == {"role": "assistant", "content": blocks}
+
+
+def test_tools_and_system_prompt_are_cached_across_a_reviews_steps(run):
+    _, replay = _review(run, [tool_use(1, "data_quality_results", {}), final(2, HALT)])
+    for request in replay.requests:
+        (system,) = request["system"]
+        assert system["cache_control"] == {"type": "ephemeral"} and "data-quality" in system["text"]
+    assert replay.requests[0]["system"] == replay.requests[1]["system"]  # the same prefix
