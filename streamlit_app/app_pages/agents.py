@@ -28,6 +28,14 @@ def show(run_id: int) -> None:
                 st.markdown(f"- **{f.get('title')}** — {f.get('evidence')}")
             for a in r["recommended_actions"] or []:
                 st.markdown(f"- ➜ {a if isinstance(a, str) else json.dumps(a)}")
+    usage = queries.agent_usage(run_id)
+    if not usage.empty:
+        st.subheader("What the reviews cost")
+        st.caption(
+            "Messages API requests, tokens (the cached part of the input apart) and wall time "
+            "per review; an offline review sends nothing."
+        )
+        st.dataframe(usage, hide_index=True)
     st.subheader("Event timeline")
     ev = queries.events(run_id)
     for agent, group in ev.groupby("agent", sort=False):
