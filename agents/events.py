@@ -88,6 +88,34 @@ class EventLog:
             )
 
 
+def tokens_spent(url: str, run_id: int) -> int:
+    """Tokens the run's reviews have used so far, from the usage every response reported."""
+    with psycopg.connect(url) as conn:
+        return int(
+            conn.execute(
+                """select coalesce(sum(coalesce((payload -> 'usage' ->> 'input_tokens')::bigint, 0)
+                                   + coalesce((payload -> 'usage' ->> 'output_tokens')::bigint, 0)
+                                   + coalesce((payload -> 'usage'
+                                               ->> 'cache_read_input_tokens')::bigint, 0)
+                                   + coalesce((payload -> 'usage'
+                                               ->> 'cache_creation_input_tokens')::bigint, 0)), 0)
+                     from forecast.agent_events where run_id = %s and kind = 'response'""",
+                (run_id,),
+            ).fetchone()[0]
+        )
+
+
+def usage_tokens(usage: dict | None) -> int:
+    """The same sum for one response's usage."""
+    keys = (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    )
+    return sum(int((usage or {}).get(k) or 0) for k in keys)
+
+
 def record_review(
     log: EventLog,
     verdict,

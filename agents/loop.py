@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import anthropic
 
-from agents.events import EventLog, kept_result
+from agents.events import EventLog, kept_result, usage_tokens
 from agents.schema import parse_verdict
 from agents.tools import Context, Tool, call
 
@@ -123,11 +123,14 @@ def run_loop(
     max_tokens: int,
     retries: int = 3,
     thinking: bool = True,
+    token_budget: int | None = None,
 ) -> LoopResult:
     by_name = {t.name: t for t in tools}
     messages: list[dict] = [{"role": "user", "content": prompt}]
-    room, reasked = max_tokens, False
+    room, reasked, spent = max_tokens, False, 0
     for step in range(1, max_steps + 1):
+        if token_budget is not None and spent >= token_budget:
+            return LoopResult(None, "budget", step, f"the run's token budget is spent ({spent})")
         request = {
             "model": model,
             "max_tokens": room,
@@ -152,6 +155,7 @@ def run_loop(
             log.add("error", {"step": step, "error": f"{type(exc).__name__}: {exc}"})
             return LoopResult(None, "api_error", step, f"unreadable response: {exc}")
         usage = getattr(response, "usage", None)
+        spent += usage_tokens(usage.model_dump() if usage is not None else None)
         log.add(
             "response",
             {

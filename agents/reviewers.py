@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-from agents.events import EventLog, configured_secrets, record_review
+from agents.events import EventLog, configured_secrets, record_review, tokens_spent
 from agents.loop import as_data, run_loop
 from agents.rules import (
     BASELINE_SLACK,
@@ -200,6 +200,18 @@ def review(
             api_key=s.anthropic_api_key, timeout=s.agent_timeout_s, max_retries=0
         )
     agent, model, data = None, "rules", None
+    budget = s.agent_run_token_budget - tokens_spent(url, run_id) if client is not None else 0
+    if client is not None and budget <= 0:
+        events.add(
+            "error",
+            {"budget": s.agent_run_token_budget, "spent": s.agent_run_token_budget - budget},
+        )
+        data = dict(
+            rules,
+            summary=f"the run's agent token budget ({s.agent_run_token_budget:,}) is spent; the "
+            "rules decide: " + rules["summary"],
+        )
+        client = None
     if client is not None:
         model = s.subagent_model if spec.get("model") == "subagent" else s.agent_model
         prompt = (
@@ -219,6 +231,7 @@ def review(
             max_steps=s.agent_max_steps,
             max_tokens=s.agent_max_tokens,
             retries=s.agent_retries,
+            token_budget=budget,
         )
         if result.verdict is not None:
             agent = result.verdict["verdict"]

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     agent_max_tokens: int = Field(default=8000, alias="FRYCAST_AGENT_MAX_TOKENS")
     agent_timeout_s: float = Field(default=120.0, alias="FRYCAST_AGENT_TIMEOUT")
     agent_retries: int = Field(default=3, alias="FRYCAST_AGENT_RETRIES")
+    agent_run_token_budget: int = Field(
+        default=500_000,
+        alias="FRYCAST_AGENT_RUN_TOKEN_BUDGET",
+        description="Tokens (input, cached input and output) all of a run's reviews may use; "
+        "past it the rules decide",
+    )
     agent_sql_timeout_ms: int = Field(default=5000, alias="FRYCAST_AGENT_SQL_TIMEOUT_MS")
     agent_sql_row_limit: int = Field(default=200, alias="FRYCAST_AGENT_SQL_ROW_LIMIT")
     agent_sql_byte_limit: int = Field(default=64_000, alias="FRYCAST_AGENT_SQL_BYTE_LIMIT")

@@ -159,3 +159,22 @@ def test_tools_and_system_prompt_are_cached_across_a_reviews_steps(run):
         (system,) = request["system"]
         assert system["cache_control"] == {"type": "ephemeral"} and "data-quality" in system["text"]
     assert replay.requests[0]["system"] == replay.requests[1]["system"]  # the same prefix
+
+
+def test_a_review_stops_asking_once_the_runs_token_budget_is_spent(run):
+    # each replayed response reports ~1,050 tokens; a 1,500-token budget allows a second request
+    # (1,051 spent) and no third (2,103 spent): the rules decide
+    url, run_id = run
+    replay = Replay(
+        [tool_use(1, "data_quality_results", {}), tool_use(2, "data_quality_results", {}),
+         final(3, HALT)]
+    )  # fmt: skip
+    budget = Settings(FRYCAST_AGENT_RETRIES=0, FRYCAST_AGENT_RUN_TOKEN_BUDGET=1500)
+    verdict, _ = review("data_quality", url, run_id, settings=budget, client=replay.client())
+    assert len(replay.requests) == 2 and verdict.offline
+    assert "budget is spent" in verdict.summary and verdict.verdict == "halt"
+    # AND the next review of the same run asks nothing at all
+    again = Replay([final(1, HALT)])
+    verdict, _ = review("data_quality", url, run_id, settings=budget, client=again.client())
+    assert again.requests == [] and verdict.offline
+    assert "agent token budget (1,500) is spent" in verdict.summary
