@@ -9,7 +9,7 @@ events as (
     select * from {{ ref('fct_agent_events') }}
 ),
 
-usage as (
+token_use as (
     select
         review_id,
         run_id,
@@ -36,5 +36,5 @@ select
     min(at) as started_at,
     max(at) as finished_at,
     extract(epoch from max(at) - min(at))::double precision as seconds
-from usage
+from token_use
 group by review_id, run_id, agent
