@@ -15,9 +15,21 @@ from ml.drift import drift_table, summarise
 from ml.metrics import seasonal_naive_scale
 from ml.reconcile.hierarchy import Hierarchy
 from warehouse.db import pipeline_url
+from warehouse.dbt import run_dbt
 from warehouse.drift_io import promised_mase, served_vs_actual, store_drift
 from warehouse.forecast_store import published_run
 from warehouse.panel_io import load_panel
+
+
+@task
+def forecast_marts(url: str) -> None:
+    """The forecast marts the check reads, (re)created first: a warehouse build that left them
+    out (a sales-mart rebuild drops the views on it) would otherwise leave nothing to read."""
+    from flows.pipeline import FORECAST_VIEWS
+
+    result = run_dbt(FORECAST_VIEWS, url)
+    if not result.success:
+        raise RuntimeError("the forecast marts could not be built:\n" + "\n".join(result.failures))
 
 
 @task
@@ -56,6 +68,7 @@ def measure_drift(url: str) -> dict:
 def drift_check(url: str | None = None, trigger: bool = False) -> dict:
     """Measure drift of the published forecast; optionally re-run the pipeline when it drifted."""
     given, url = url, url or pipeline_url()
+    forecast_marts(url)
     result = measure_drift(url)
     print(result["summary"])
     if result.get("run_id") is None:  # nothing published: nothing to triage
