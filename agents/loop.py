@@ -42,29 +42,62 @@ class LoopResult:
 def _create(client, log: EventLog, retries: int, **request):
     """The raw response (``with_raw_response``): its ``content`` goes back in the next request
     exactly as it was received (thinking signatures, fields this SDK version does not model),
-    as the tool-use documentation asks, instead of a re-serialised copy."""
+    as the tool-use documentation asks, instead of a re-serialised copy.
+
+    Retries follow the API's errors page: 429 and 5xx (529 overloaded) are retried after the
+    ``retry-after`` the response gives (capped), else with exponential backoff; ``x-should-retry``
+    overrides the status either way; a 429 for the organisation's spend cap
+    (``enforced_spend_limit_reached``) is not retried: it lasts until the month ends."""
     delay = 1.0
     for attempt in range(retries + 1):
+        wait = delay
         try:
             return client.messages.with_raw_response.create(**request)
         except anthropic.APIStatusError as exc:
-            retryable = exc.status_code >= 500 or exc.status_code == 429
-            log.add("error", {"attempt": attempt, "status": exc.status_code, "error": str(exc)})
+            headers = exc.response.headers if exc.response is not None else {}
+            error = (exc.body or {}).get("error", {}) if isinstance(exc.body, dict) else {}
+            spend_cap = (error.get("details") or {}).get("error_code") == SPEND_CAP
+            retryable = (exc.status_code >= 500 or exc.status_code == 429) and not spend_cap
+            should = headers.get("x-should-retry")
+            if should in ("true", "false") and not spend_cap:
+                retryable = should == "true"
+            after = _seconds(headers.get("retry-after"))
+            log.add(
+                "error",
+                {
+                    "attempt": attempt,
+                    "status": exc.status_code,
+                    "error": str(exc),
+                    "retry_after": after,
+                    "retried": retryable and attempt < retries,
+                },
+            )
             if not retryable or attempt == retries:
                 raise
+            wait = after if after is not None else delay
         except RETRYABLE as exc:
             log.add("error", {"attempt": attempt, "error": f"{type(exc).__name__}: {exc}"})
             if attempt == retries:
                 raise
-        time.sleep(delay)
+        time.sleep(wait)
         delay = min(delay * 2, 30.0)
     raise AssertionError("unreachable")
 
 
+SPEND_CAP = "enforced_spend_limit_reached"
+MAX_RETRY_AFTER_S = 60.0
 # a cut-off turn is retried once with twice the room: more than ~21,000 tokens the SDK refuses
 # without streaming ("Streaming is required for operations that may take longer than 10 minutes")
 MAX_TOKENS_CEILING_FACTOR = 2
 ASK_VERDICT = "Give your verdict now: only the verdict JSON object."
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``retry-after`` in seconds (capped), or None when absent or not a number."""
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER_S) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _stop_details(response) -> dict | None:

@@ -58,7 +58,7 @@ class Replay:
             return httpx2.Response(
                 r["status"], content=r["text"], headers={"content-type": "application/json"}
             )
-        return httpx2.Response(r["status"], json=r["body"])
+        return httpx2.Response(r["status"], json=r["body"], headers=r.get("headers"))
 
     def client(self) -> anthropic.Anthropic:
         return anthropic.Anthropic(

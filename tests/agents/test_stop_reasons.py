@@ -178,3 +178,51 @@ def test_a_review_stops_asking_once_the_runs_token_budget_is_spent(run):
     verdict, _ = review("data_quality", url, run_id, settings=budget, client=again.client())
     assert again.requests == [] and verdict.offline
     assert "agent token budget (1,500) is spent" in verdict.summary
+
+
+def _error(status: int, kind: str, headers: dict | None = None, details: dict | None = None):
+    error = {"type": kind, "message": kind.replace("_", " ")}
+    if details:
+        error["details"] = details
+    return {"status": status, "body": {"type": "error", "error": error}, "headers": headers or {}}
+
+
+@pytest.fixture
+def slept(monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr("agents.loop.time.sleep", waits.append)
+    return waits
+
+
+def _retrying(run, responses):
+    url, run_id = run
+    replay = Replay(responses)
+    settings = Settings(FRYCAST_AGENT_RETRIES=2, FRYCAST_AGENT_MAX_STEPS=6)
+    verdict, _ = review("data_quality", url, run_id, settings=settings, client=replay.client())
+    return verdict, replay
+
+
+def test_a_rate_limit_waits_as_long_as_retry_after_says(run, slept):
+    verdict, replay = _retrying(
+        run, [_error(429, "rate_limit_error", {"retry-after": "7"}), final(1, HALT)]
+    )
+    assert slept == [7.0] and len(replay.requests) == 2 and not verdict.offline
+    assert _events(run, "error")[0]["retry_after"] == 7.0
+
+
+def test_a_spend_cap_is_not_retried(run, slept):
+    cap = _error(429, "rate_limit_error", {"retry-after": "5"},
+                 {"error_code": "enforced_spend_limit_reached"})  # fmt: skip
+    verdict, replay = _retrying(run, [cap])
+    assert slept == [] and len(replay.requests) == 1
+    assert verdict.offline and "api_error" in verdict.summary
+    assert _events(run, "error")[0]["retried"] is False
+
+
+def test_x_should_retry_overrides_the_status(run, slept):
+    no = _error(500, "api_error", {"x-should-retry": "false"})
+    verdict, replay = _retrying(run, [no])
+    assert slept == [] and len(replay.requests) == 1 and verdict.offline
+    yes = _error(409, "conflict_error", {"x-should-retry": "true"})
+    verdict, replay = _retrying(run, [yes, final(1, HALT)])
+    assert slept == [1.0] and len(replay.requests) == 2 and not verdict.offline
