@@ -42,8 +42,9 @@ def open_probability(panel: Panel, h: int) -> np.ndarray | None:
     n = len(panel.dates)
     # compute once per distinct open/closed history (a restaurant's rows are identical)
     rows, inverse = _distinct_rows(panel.open[:, :n])
-    p = _weekday_pattern(flags(panel.open[rows, :n]), n, h)[inverse]
-    return np.where(closed_ahead(panel, h), 0.0, p)
+    hist = flags(panel.open[rows, :n])
+    p = _weekday_pattern(hist, n, h)[inverse]
+    return np.where(_closed_ahead(panel, h, hist, rows, inverse), 0.0, p)
 
 
 def closed_ahead(panel: Panel, h: int) -> np.ndarray:
@@ -55,7 +56,14 @@ def closed_ahead(panel: Panel, h: int) -> np.ndarray:
         return np.zeros((panel.n_series, h), dtype=bool)
     n = len(panel.dates)
     rows, inverse = _distinct_rows(panel.open[:, :n])
-    out = _recurring_closed(flags(panel.open[rows, :n]), panel, n, h, rows)[inverse]
+    return _closed_ahead(panel, h, flags(panel.open[rows, :n]), rows, inverse)
+
+
+def _closed_ahead(panel: Panel, h: int, hist, rows, inverse) -> np.ndarray:
+    """``closed_ahead`` on the distinct open/closed histories ``hist`` (rows ``rows`` of the panel;
+    ``inverse`` maps every series to its one), found once by the caller."""
+    n = len(panel.dates)
+    out = _recurring_closed(hist, panel, n, h, rows)[inverse]
     if panel.open_ahead:  # closures scheduled ahead
         stop = min(n + h, panel.open.shape[1])
         out[:, : stop - n] |= panel.open[:, n:stop] == 0
