@@ -30,6 +30,7 @@ from ml.backtest import (
     serial_map,
     zero_share_91,
 )
+from ml.error_patterns import error_patterns, open_day_scaled, panel_known
 from ml.intervals import ConformalCalibration, volume_class
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.models import build_model
@@ -108,6 +109,8 @@ class EngineResult:
     served_backtest: tuple = ()
     # per node served by a global model and month: the base and each driver group, in units
     drivers: pd.DataFrame | None = None
+    # backtest errors by horizon bucket, weekday, holiday and promotion (ml.error_patterns)
+    patterns: pd.DataFrame | None = None
 
 
 def combo_members(config: EngineConfig) -> list[str]:
@@ -120,6 +123,7 @@ def run_engine(
     model_factory: Callable[[str], Forecaster] | None = None,
     *,
     level_metrics: bool = True,
+    patterns: bool = True,
     mapper: Mapper = serial_map,
     n_chunks: int = 1,
 ) -> EngineResult:
@@ -127,7 +131,8 @@ def run_engine(
 
     ``level_metrics`` adds backtest scores of the sums of the series per chain, region,
     restaurant and product group (what bottom-up would give); hierarchical runs score their own
-    aggregate forecasts instead (``ml.hierarchical``). ``mapper`` runs the fits (serially, or on a
+    aggregate forecasts instead (``ml.hierarchical``), and their own error ``patterns``, which
+    the engine leaves out when ``patterns`` is False. ``mapper`` runs the fits (serially, or on a
     Dask cluster), per-series models in ``n_chunks`` slices of the series; the result is the same.
     """
     started = time.perf_counter()
@@ -279,6 +284,25 @@ def run_engine(
         nested,
         served_bt,
         drivers,
+        _patterns(panel, bt, served_bt[0]) if patterns else None,
+    )
+
+
+def _patterns(panel: Panel, bt: BacktestResult, served: np.ndarray) -> pd.DataFrame:
+    """The served forecast's backtest errors and seasonal naive's on the same cells, per level
+    of the series (``ml.error_patterns``)."""
+    forecasts = {"selected": served}
+    if "snaive" in bt.predictions:
+        forecasts["snaive"] = open_day_scaled(bt.predictions["snaive"], bt.p_open)
+    levels = series_levels(panel)
+    return error_patterns(
+        bt.scored_actuals,
+        forecasts,
+        bt.scales,
+        {lvl: np.flatnonzero(levels == lvl) for lvl in dict.fromkeys(levels)},
+        panel.all_dates,
+        [f.origin for f in bt.folds],
+        panel_known(panel),
     )
 
 

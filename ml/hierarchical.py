@@ -29,6 +29,7 @@ from scipy import sparse
 from frycast.stages import stage
 from ml.backtest import Mapper, serial_map
 from ml.engine import EngineConfig, EngineResult, pooled_interval_scores, replay, run_engine
+from ml.error_patterns import error_patterns, open_day_scaled, panel_known
 from ml.intervals import BUCKETS, in_bucket, safe_scale
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.nested import before, known_days, scored_folds
@@ -51,6 +52,8 @@ class HierarchicalResult:
     summary: dict
     # the global models' drivers of every node they serve (shared nodes: their source's)
     drivers: pd.DataFrame | None = None
+    # backtest errors by level, horizon bucket, weekday, holiday and promotion
+    patterns: pd.DataFrame | None = None
 
 
 def aggregate_panel(panel: Panel, h: Hierarchy) -> Panel:
@@ -184,10 +187,15 @@ def run_hierarchical(
         agg_panel = aggregate_panel(panel, h)
         sharing = NodeSharing.of(h)
     spread = {"mapper": mapper, "n_chunks": n_chunks}
-    bottom = run_engine(panel, config, level_metrics=False, **spread)
+    # (the error patterns are the reconciled run's, over every node: below)
+    bottom = run_engine(panel, config, level_metrics=False, patterns=False, **spread)
     # one forecast per distinct set of members (NodeSharing)
     aggregate = run_engine(
-        agg_panel.select(sharing.distinct), config, level_metrics=False, **spread
+        agg_panel.select(sharing.distinct),
+        config,
+        level_metrics=False,
+        patterns=False,
+        **spread,
     )
     with stage("reconcile"):
         return _reconciled_result(
@@ -342,8 +350,25 @@ def _reconciled_result(
         "seconds": round(time.perf_counter() - started, 1),
     }
     drivers = _shared_drivers(sharing, aggregate, bottom, agg_nodes)
+    # where the errors sit, per level: the served (reconciled) forecast, its base and seasonal
+    # naive on the same out-of-sample cells
+    compared = {reconciler: rec_bt, "selected": base_served[0]}
+    if all("snaive" in e.backtest.predictions for e in (bottom, aggregate)):
+        compared["snaive"] = nodes(
+            lambda e: open_day_scaled(e.backtest.predictions["snaive"], e.backtest.p_open), 1
+        )
+    with stage("error patterns"):
+        patterns = error_patterns(
+            bt_act,
+            compared,
+            scales,
+            levels,
+            panel.all_dates,
+            [f.origin for f in folds],
+            panel_known(agg_panel, panel),
+        )
     return HierarchicalResult(
-        h, bottom, aggregate, forecasts, metrics, selection, calibration, summary, drivers
+        h, bottom, aggregate, forecasts, metrics, selection, calibration, summary, drivers, patterns
     )
 
 

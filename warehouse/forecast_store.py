@@ -10,6 +10,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from frycast.stages import stage
+from ml.error_patterns import PATTERN_COLUMNS as ERROR_PATTERN_COLUMNS
 from ml.intervals import check_quantiles
 from warehouse.copy import copy_frames
 
@@ -71,6 +72,7 @@ CALIBRATION_COLUMNS = [
 ]
 IMPORTANCE_COLUMNS = ["run_id", "model", "feature", "importance"]
 DRIVER_COLUMNS = ["run_id", "level", "node_key", "month", "model", "driver", "units"]
+PATTERN_COLUMNS = ["run_id", *ERROR_PATTERN_COLUMNS]
 
 
 def open_run(
@@ -173,6 +175,10 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
     if drivers is None:
         drivers = pd.DataFrame(columns=DRIVER_COLUMNS)
     drivers = drivers.assign(run_id=run_id)
+    patterns = getattr(result, "patterns", None)
+    if patterns is None:
+        patterns = pd.DataFrame(columns=ERROR_PATTERN_COLUMNS)
+    patterns = patterns.assign(run_id=run_id)
     check_quantiles(result.forecasts, f"run {run_id}")
     values = result.forecasts.assign(run_id=run_id)
     if "p_open" not in values:  # a result without open/closed days: unknown, not a number
@@ -184,6 +190,7 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
         "forecast.model_selection": (SELECTION_COLUMNS, sel),
         "forecast.interval_calibration": (CALIBRATION_COLUMNS, cal),
         "forecast.forecast_drivers": (DRIVER_COLUMNS, drivers),
+        "forecast.backtest_error_patterns": (PATTERN_COLUMNS, patterns),
     }
     counts = {}
     with psycopg.connect(url) as conn:
@@ -383,5 +390,6 @@ def delete_run_rows(url: str, run_id: int) -> None:
             "interval_calibration",
             "feature_importances",
             "forecast_drivers",
+            "backtest_error_patterns",
         ):
             conn.execute(f"delete from forecast.{table} where run_id = %s", (run_id,))

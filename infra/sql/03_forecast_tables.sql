@@ -309,4 +309,25 @@ create table if not exists forecast.forecast_drivers (
     primary key (run_id, level, node_key, month, driver)
 );
 
+-- Where a run's backtest errors sit (ml/error_patterns.py): per level, model (the served one, its
+-- base and seasonal naive, on the same out-of-sample node-days), dimension (horizon, weekday,
+-- holiday, promotion) and bucket, the sums any ratio is formed from: WAPE = abs_error /
+-- actual_units, bias % = bias / actual_units, MASE = scaled_error / n_obs.
+create table if not exists forecast.backtest_error_patterns (
+    run_id       bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
+    level        text    not null,
+    model        text    not null,
+    dimension    text    not null check (dimension in ('horizon', 'weekday', 'holiday',
+                                                       'promotion')),
+    bucket       text    not null,
+    bucket_order integer not null,
+    n_obs        bigint  not null,
+    n_nodes      integer not null,
+    actual_units double precision not null,
+    abs_error    double precision not null,
+    bias         double precision not null,
+    scaled_error double precision not null,
+    primary key (run_id, level, model, dimension, bucket)
+);
+
 grant select on all tables in schema forecast to frycast_reader;
