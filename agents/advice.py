@@ -23,6 +23,8 @@ def feature_advice(url: str) -> dict[str, dict]:
     for action in (row[0] if row and row[0] else []) or []:
         if isinstance(action, dict) and action.get("change") == "windows":
             values = action.get("value")
+            if isinstance(values, str):  # the verdict schema's form: "7,14,28"
+                values = values.replace(";", ",").split(",")
             for w in values if isinstance(values, list) else [values]:
                 try:
                     windows.add(int(w))

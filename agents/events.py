@@ -116,6 +116,30 @@ def usage_tokens(usage: dict | None) -> int:
     return sum(int((usage or {}).get(k) or 0) for k in keys)
 
 
+# "Pricing" (platform.claude.com/docs/en/about-claude/pricing): a 5-minute cache write costs
+# 1.25 x the input price, a cache read 0.1 x
+CACHE_WRITE_FACTOR, CACHE_READ_FACTOR = 1.25, 0.1
+
+
+def response_cost(model: str, usage: dict | None, prices: dict | None) -> float | None:
+    """What one response cost in US dollars, from its usage and ``prices`` (model -> (input,
+    output) dollars per million tokens); None for a model without a price (unknown, not free)."""
+    price = (prices or {}).get(model)
+    if price is None:
+        return None
+    per_input, per_output = (float(p) / 1e6 for p in price)
+    u = {k: int((usage or {}).get(k) or 0) for k in (
+        "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"
+    )}  # fmt: skip
+    return round(
+        u["input_tokens"] * per_input
+        + u["cache_creation_input_tokens"] * per_input * CACHE_WRITE_FACTOR
+        + u["cache_read_input_tokens"] * per_input * CACHE_READ_FACTOR
+        + u["output_tokens"] * per_output,
+        6,
+    )
+
+
 def record_review(
     log: EventLog,
     verdict,

@@ -217,19 +217,43 @@ def metric_gate(url: str, run_id: int) -> Verdict:
         f"seasonal naive {base:.3f}" if base is not None else "no seasonal naive",
         f"coverage {coverage:.3f}" if coverage is not None else "no coverage",
     )
+    evidence = {
+        "served_model": served_name,
+        "forecasts_per_level": {
+            level: {"nodes": n, "nodes_short_of_days": short, "bad_values": int(bad or 0)}
+            for level, (n, short, bad) in per_level.items()
+        },
+        "coherence": {
+            level: {"off": off, "max_gap": _rounded(gap, 9)} for level, off, gap in coherence
+        },
+        "bottom_mase": _rounded(served),
+        "bottom_series_scored": scored,
+        "bottom_series_unscored": unscored,
+        "seasonal_naive_mase": _rounded(base),
+        "last_published_mase": _rounded(previous),
+        "bottom_coverage_80": _rounded(coverage),
+        "bottom_series_on_fallback": by_fallback,
+        "evaluation": evaluation,
+    }
     if findings:
         return Verdict(
             "metrics",
             "hold",
             "held: " + "; ".join(f["problem"] for f in findings) + f" ({', '.join(facts)})",
             findings,
+            facts=evidence,
         )
     return Verdict(
         "metrics",
         "publish",
         f"complete ({len(per_level)} levels) and coherent; " + ", ".join(facts),
         findings,
+        facts=evidence,
     )
+
+
+def _rounded(value, digits: int = 4):
+    return None if value is None else round(float(value), digits)
 
 
 def data_quality_gate(url: str, run_id: int) -> Verdict:
@@ -249,6 +273,7 @@ def data_quality_gate(url: str, run_id: int) -> Verdict:
         for s, c, t, sev, o in rows
     ]
     critical = [f for f in findings if f["severity"] == "critical"]
+    counts = {"checks": total, "failed": len(findings), "failed_critical": len(critical)}
     if critical:
         names = "; ".join(f"{f['check']} on {f['table']} ({f['observed']})" for f in critical[:5])
         return Verdict(
@@ -256,6 +281,7 @@ def data_quality_gate(url: str, run_id: int) -> Verdict:
             "halt",
             f"{len(critical)} critical data-quality check(s) failed of {total}: {names}",
             findings,
+            facts=counts,
         )
     return Verdict(
         "data_quality",
@@ -264,4 +290,5 @@ def data_quality_gate(url: str, run_id: int) -> Verdict:
         if not findings
         else f"{len(findings)} warning(s) of {total} checks; no critical failure",
         findings,
+        facts=counts,
     )

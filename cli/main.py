@@ -428,14 +428,9 @@ def build(
         raise typer.Exit(1)
 
 
-@agents_app.command("sql")
-def agents_sql(
-    query: Annotated[str, typer.Argument(help="one SELECT statement")],
-    run_id: Annotated[int, typer.Option(help="the run under review (for the other tools)")] = 0,
-) -> None:
-    """Run the agents' SQL tool exactly as an agent does (the reader login, one SELECT, time,
-    row and byte limits) and print its JSON result; a refusal or error prints {"is_error": ...}
-    and exits 1."""
+def _run_tool(name: str, run_id: int, tool_input: dict) -> None:
+    """One agent tool run exactly as an agent runs it (the reader login, its schema, time, row and
+    byte limits); its JSON result printed, or {"is_error": ...} and exit 1."""
     import json
 
     from agents.tools import ALL_TOOLS, Context, call
@@ -450,10 +445,43 @@ def agents_sql(
         reader_url=reader_url(settings=s),
     )
     try:
-        typer.echo(call(ALL_TOOLS["sql"], ctx, {"query": query}))
+        if name not in ALL_TOOLS:
+            raise ValueError(f"unknown tool {name!r}; one of {', '.join(ALL_TOOLS)}")
+        typer.echo(call(ALL_TOOLS[name], ctx, tool_input))
     except Exception as exc:  # noqa: BLE001 - the tool's error, as the model would see it
         typer.echo(json.dumps({"is_error": True, "error": f"{type(exc).__name__}: {exc}"}))
         raise typer.Exit(1) from None
+
+
+@agents_app.command("sql")
+def agents_sql(
+    query: Annotated[str, typer.Argument(help="one SELECT statement")],
+    run_id: Annotated[int, typer.Option(help="the run under review (for the other tools)")] = 0,
+) -> None:
+    """Run the agents' SQL tool exactly as an agent does (the reader login, one SELECT, time,
+    row and byte limits) and print its JSON result; a refusal or error prints {"is_error": ...}
+    and exits 1."""
+    _run_tool("sql", run_id, {"query": query})
+
+
+@agents_app.command("tool")
+def agents_tool(
+    name: Annotated[str, typer.Argument(help="run_overview, accuracy_by_horizon, ...")],
+    run_id: Annotated[int, typer.Option(help="the run under review")],
+    tool_input: Annotated[
+        str, typer.Option("--input", help='the tool\'s input as JSON, e.g. \'{"level": "chain"}\'')
+    ] = "{}",
+) -> None:
+    """Run any agent tool as an agent does and print what the model would read, e.g.
+    `frycast agents tool accuracy_by_horizon --run-id 3`."""
+    import json
+
+    try:
+        parsed = json.loads(tool_input)
+    except json.JSONDecodeError as exc:
+        typer.echo(json.dumps({"is_error": True, "error": f"--input is not JSON: {exc}"}))
+        raise typer.Exit(1) from None
+    _run_tool(name, run_id, parsed)
 
 
 @app.command()

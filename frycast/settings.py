@@ -112,9 +112,31 @@ class Settings(BaseSettings):
     agent_model: str = Field(default="claude-opus-4-6", alias="FRYCAST_AGENT_MODEL")
     subagent_model: str = Field(default="claude-sonnet-4-6", alias="FRYCAST_SUBAGENT_MODEL")
     agent_max_steps: int = Field(default=12, alias="FRYCAST_AGENT_MAX_STEPS")
-    agent_max_tokens: int = Field(default=8000, alias="FRYCAST_AGENT_MAX_TOKENS")
-    agent_timeout_s: float = Field(default=120.0, alias="FRYCAST_AGENT_TIMEOUT")
-    agent_retries: int = Field(default=3, alias="FRYCAST_AGENT_RETRIES")
+    agent_max_tokens: int = Field(
+        default=16_000,
+        alias="FRYCAST_AGENT_MAX_TOKENS",
+        description="Output room of one step, adaptive thinking included (it counts toward it); "
+        "a step cut off is asked again with twice the room, up to 64,000",
+    )
+    agent_timeout_s: float = Field(
+        default=120.0,
+        alias="FRYCAST_AGENT_TIMEOUT",
+        description="Seconds a streamed response may go without a byte (the API pings while it "
+        "thinks): a limit on silence, not on how long a review takes",
+    )
+    agent_retries: int = Field(
+        default=3,
+        alias="FRYCAST_AGENT_RETRIES",
+        description="Retries of a failed request (the SDK's backoff and retry-after)",
+    )
+    agent_prices: dict[str, tuple[float, float]] = Field(
+        # "Pricing" (platform.claude.com/docs/en/about-claude/pricing), 2026-12: US dollars per
+        # million input and output tokens; cache writes and reads priced from the input's
+        default={"claude-opus-4-6": (5.0, 25.0), "claude-sonnet-4-6": (3.0, 15.0)},
+        alias="FRYCAST_AGENT_PRICES",
+        description="JSON: model -> [input, output] US dollars per million tokens, for the cost "
+        "each review reports (a model without a price reports no cost, not zero)",
+    )
     agent_run_token_budget: int = Field(
         default=500_000,
         alias="FRYCAST_AGENT_RUN_TOKEN_BUDGET",

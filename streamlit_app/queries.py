@@ -240,8 +240,10 @@ def events(run_id: int) -> pd.DataFrame:
 @st.cache_data(ttl=5)
 def agent_usage(run_id: int) -> pd.DataFrame:
     return frame(
-        """select agent, requests, errors, input_tokens, output_tokens, cache_read_tokens,
-                  cache_write_tokens, round(seconds::numeric, 1)::float as seconds
+        """select agent, requests, errors, retries, input_tokens, output_tokens,
+                  cache_read_tokens, cache_write_tokens,
+                  round(cost_usd::numeric, 4)::float as cost_usd, unpriced_responses,
+                  round(seconds::numeric, 1)::float as seconds
              from marts.fct_agent_usage where run_id = %s order by started_at""",
         (run_id,),
     )

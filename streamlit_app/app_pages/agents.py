@@ -31,11 +31,22 @@ def show(run_id: int) -> None:
     usage = queries.agent_usage(run_id)
     if not usage.empty:
         st.subheader("What the reviews cost")
+        total = usage["cost_usd"].sum(min_count=1)
         st.caption(
-            "Messages API requests, tokens (the cached part of the input apart) and wall time "
-            "per review; an offline review sends nothing."
+            "Messages API requests, the SDK's retries, tokens (the cached part of the input "
+            "apart), the cost in US dollars at the configured prices (FRYCAST_AGENT_PRICES; "
+            "empty where a model has no price) and wall time per review; an offline review sends "
+            "nothing."
+            + (f" This run's reviews cost ${total:,.4f} in all." if total == total else "")
         )
-        st.dataframe(usage, hide_index=True)
+        st.dataframe(
+            usage,
+            hide_index=True,
+            column_config={
+                "cost_usd": st.column_config.NumberColumn("cost (US$)", format="$%.4f"),
+                "seconds": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
+            },
+        )
     st.subheader("Event timeline")
     ev = queries.events(run_id)
     for agent, group in ev.groupby("agent", sort=False):

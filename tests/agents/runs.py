@@ -79,8 +79,10 @@ def write_run(
     publish: bool = False,
     out_of_sample: bool | None = True,
     fallback_series: int = 0,
+    patterns: pd.DataFrame | None = None,
 ) -> int:
-    """Write and finish one run (mint_shrink); returns its run_id."""
+    """Write and finish one run (mint_shrink); returns its run_id. ``patterns``: its backtest
+    error patterns (default: none, as a run from before they were recorded)."""
     nodes = _nodes(np.random.default_rng(seed))
     if drop_level:
         nodes = nodes[nodes.level != drop_level]
@@ -110,11 +112,25 @@ def write_run(
         columns=["level", "node_key", "model", "fold", "origin", "horizon", "n_obs", "mase",
                  "smape", "wql", "coverage_80"],
     )  # fmt: skip
+    selection = pd.DataFrame(
+        [
+            # three bottom series on ETS in the smooth segment, one on TSB (intermittent)
+            ("restaurant_sku", f"{r}/{s}", r, s, model, 0.8, "snaive", 1.0, segment, "best",
+             "{}")
+            for (r, s), (model, segment) in zip(
+                zip(BOTTOM.restaurant_id, BOTTOM.sku_id, strict=True),
+                [("ets", "smooth")] * 3 + [("tsb", "intermittent")],
+                strict=True,
+            )
+        ],
+        columns=SELECTION_COLUMNS[1:],
+    )  # fmt: skip
     result = SimpleNamespace(
         forecasts=nodes if forecasts else nodes.iloc[:0],
         metrics=metrics if backtests else metrics.iloc[:0],
-        selection=pd.DataFrame(columns=SELECTION_COLUMNS[1:]),
+        selection=selection,
         calibration=pd.DataFrame(columns=CALIBRATION_COLUMNS[1:]),
+        patterns=patterns,
     )
     config = {"reconciler": "mint_shrink"}
     if out_of_sample is not None:  # None: a run that does not say

@@ -39,7 +39,8 @@ def run_with_bad_data(blank_warehouse):
 
 def test_the_loop_runs_tools_survives_errors_and_stores_its_verdict(run_with_bad_data, monkeypatch):
     url, run_id = run_with_bad_data
-    monkeypatch.setattr("agents.loop.time.sleep", lambda s: None)  # the backoff, not the test
+    # the SDK's backoff, not the test's time
+    monkeypatch.setattr("anthropic._base_client.time.sleep", lambda s: None)
     replay = Replay("data_quality_halt.json")
     verdict, _ = review("data_quality", url, run_id, settings=SETTINGS, client=replay.client())
 
@@ -70,7 +71,7 @@ def test_the_loop_runs_tools_survives_errors_and_stores_its_verdict(run_with_bad
         "request", "error", "response", "tool_call", "tool_result",  # 529, retried; bad input
         "request", "response", "tool_call", "tool_result", "tool_call", "tool_result",  # w, r
         "request", "response",  # max_tokens
-        "request", "response", "verdict",
+        "request", "response", "verdict",  # submit_verdict
     ]  # fmt: skip
     results = query(
         url,
@@ -89,7 +90,10 @@ def test_the_loop_runs_tools_survives_errors_and_stores_its_verdict(run_with_bad
     first_request = replay.requests[0]
     assert first_request["model"] == "claude-opus-4-6"
     assert first_request["thinking"] == {"type": "adaptive"}
-    assert {t["name"] for t in first_request["tools"]} == {"data_quality_results", "sql"}
+    assert {t["name"] for t in first_request["tools"]} == {
+        "data_quality_results", "run_overview", "sql", "submit_verdict"
+    }  # fmt: skip
+    assert first_request["stream"] is True
     after_bad_input = replay.requests[3]["messages"][-1]["content"][0]
     assert after_bad_input["type"] == "tool_result" and after_bad_input["is_error"] is True
     # a turn cut off at max_tokens is not sent back: the same conversation, with twice the room

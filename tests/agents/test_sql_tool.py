@@ -129,6 +129,19 @@ def test_frycast_agents_sql_answers_as_the_reader_and_outlives_no_timeout(wareho
         assert any(e in out["error"] for e in error.split("|")), out["error"]
 
 
+def test_frycast_agents_tool_runs_any_tool_as_the_agent_does(warehouse, cli):
+    url, run_id = warehouse
+    run = CliRunner().invoke(app, ["agents", "tool", "run_overview", "--run-id", str(run_id)])
+    assert run.exit_code == 0, run.stdout
+    assert json.loads(run.stdout)["run"]["run_id"] == run_id
+    bad = CliRunner().invoke(
+        app, ["agents", "tool", "residual_patterns", "--run-id", "1", "--input", '{"level": "x"}']
+    )
+    assert bad.exit_code == 1 and "'x' is not one of" in json.loads(bad.stdout)["error"]
+    unknown = CliRunner().invoke(app, ["agents", "tool", "forecast_it", "--run-id", "1"])
+    assert unknown.exit_code == 1 and "unknown tool 'forecast_it'" in unknown.stdout
+
+
 def test_results_are_capped_in_rows_and_bytes(warehouse):
     url, run_id = warehouse
     ctx = Context(url, run_id, row_limit=1000, byte_limit=2000)

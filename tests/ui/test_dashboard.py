@@ -169,6 +169,9 @@ def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
     assert int(checks) == scalar(warehouse, "select count(*) from forecast.dq_results")
     agents = page("agents")
     assert any("data_quality: proceed" in e.label for e in agents.expander)
+    (usage,) = [d.value for d in agents.dataframe if "cost_usd" in d.value.columns]
+    # offline reviews: nothing sent, so no cost (unknown would be null too, never a made-up 0)
+    assert usage["requests"].eq(0).all() and usage["cost_usd"].isna().all()
     drift = page("drift")
     assert drift.info  # no drift check yet: says so
     runs = page("runs")
