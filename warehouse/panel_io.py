@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import psycopg
-from pyarrow import csv as pa_csv
 from scipy import sparse
 
 from ml.panel import CALENDAR_COLUMNS, Panel, event_proximity
+from warehouse.copy import copy_query_frame
 
 STALE_AFTER_DAYS = 28  # a restaurant silent for longer is not forecast from the common origin
-
-
-def _copy_frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
-    """A query's rows through COPY (fast for millions of rows); values are inlined by callers."""
-    buf = io.BytesIO()
-    with conn.cursor().copy(f"copy ({query}) to stdout (format csv, header true)") as copy:
-        for chunk in copy:
-            buf.write(chunk)
-    buf.seek(0)
-    if buf.getbuffer().nbytes == 0:
-        return pd.DataFrame()
-    return pa_csv.read_csv(buf).to_pandas()
 
 
 def load_panel(
@@ -50,7 +37,7 @@ def load_panel(
         if stale := stale_among(last_days, stale_after_days):
             restaurants = [r for r in last_days if r not in stale]
     with psycopg.connect(url) as conn:
-        s = _copy_frame(
+        s = copy_query_frame(
             conn,
             "select restaurant_id, sku_id, region, product_group, restaurant_format, first_day,"
             " last_day from features.feat_series"
@@ -68,7 +55,7 @@ def load_panel(
         first, last = s["first_day"].min(), s["last_day"].max()
         # History as (series number, day number, units): the series are numbered in the order
         # above, so the panel needs no key lookup for 28 M rows.
-        history = _copy_frame(
+        history = copy_query_frame(
             conn,
             "with numbered as ("
             " select restaurant_id, sku_id,"
@@ -84,29 +71,29 @@ def load_panel(
             " inner join numbered using (restaurant_id, sku_id)"
             " where sales.units is not null",
         )
-        calendar = _copy_frame(
+        calendar = copy_query_frame(
             conn,
             f"select region, date_day, {', '.join(CALENDAR_COLUMNS)} from features.feat_calendar "
             f"where date_day between '{first}' and '{last + timedelta(days=horizon)}'",
         )
-        promos = _copy_frame(
+        promos = copy_query_frame(
             conn,
             "select restaurant_id, sku_id, promo_date, discount_pct "
             f"from features.feat_planned_promotions where promo_date >= '{first}'",
         )
-        prices = _copy_frame(
+        prices = copy_query_frame(
             conn,
             "select sku_id, price_date, list_price from features.feat_sku_prices"
             f" where price_date between '{first}' and '{last + timedelta(days=horizon)}'",
         )
-        days = _copy_frame(
+        days = copy_query_frame(
             conn,
             "select restaurant_id, calendar_day, is_open from features.feat_restaurant_days"
             f" where calendar_day between '{first}' and '{last + timedelta(days=horizon)}'"
             f" and ({_text_array_literal(restaurants)} is null"
             f" or restaurant_id = any({_text_array_literal(restaurants)}))",
         )
-        events = _copy_frame(
+        events = copy_query_frame(
             conn,
             "select restaurant_id, event_date, known_since from features.feat_restaurant_events"
             f" where event_date between '{first}' and '{last + timedelta(days=horizon)}'",

@@ -116,6 +116,11 @@ class Hierarchy:
         """The summing matrix (n_nodes × n_bottom)."""
         return sp.vstack([self.A, sp.identity(self.n_bottom, format="csr")], format="csr")
 
+    def node_index(self) -> dict[tuple[str, str], int]:
+        """Each node's row, by (level, node_key)."""
+        keys = zip(self.nodes["level"], self.nodes["node_key"], strict=True)
+        return {key: i for i, key in enumerate(keys)}
+
     def aggregate(self, bottom_values: np.ndarray) -> np.ndarray:
         """Every node's values from the bottom's: (n_bottom × ...) → (n_nodes × ...)."""
         b = np.asarray(bottom_values, dtype=float)
