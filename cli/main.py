@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from cli.bench import bench_app, model_names
+from cli.overrides import override_app
 from frycast.settings import get_settings
 from warehouse.db import (
     apply_infra,
@@ -19,6 +20,7 @@ from warehouse.db import (
     dbt_env,
     embedded_warehouse,
     pipeline_url,
+    planner_url,
     reader_url,
 )
 
@@ -37,6 +39,7 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(import_app, name="import")
 app.add_typer(agents_app, name="agents")
 app.add_typer(bench_app, name="bench")
+app.add_typer(override_app, name="override")
 
 
 def _url() -> str:
@@ -59,20 +62,23 @@ _PRIVILEGED_ENV = (
 def _reader_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _PRIVILEGED_ENV}
     env["FRYCAST_READER_URL"] = reader_url()
+    # the Adjust page saves overrides through the planner login: insert-only
+    env["FRYCAST_PLANNER_URL"] = planner_url()
     return env
 
 
 @warehouse_app.command("up")
 def warehouse_up(
     login: Annotated[
-        str, typer.Option(help="whose URL to print: admin (DATABASE_URL's), owner or reader")
+        str,
+        typer.Option(help="whose URL to print: admin (DATABASE_URL's), owner, reader or planner"),
     ] = "admin",
 ) -> None:
     """Start the warehouse (embedded unless DATABASE_URL is set), create roles and schemas; print
     its URL for a login: `psql "$(frycast warehouse up --login reader)"` reads the marts."""
-    urls = {"admin": database_url, "owner": _url, "reader": reader_url}
+    urls = {"admin": database_url, "owner": _url, "reader": reader_url, "planner": planner_url}
     if login not in urls:
-        raise typer.BadParameter("admin, owner or reader", param_hint="--login")
+        raise typer.BadParameter("admin, owner, reader or planner", param_hint="--login")
     owner = _url()
     typer.echo(owner if login == "owner" else urls[login]())
 
@@ -665,10 +671,12 @@ def serve(
     pipeline_cron: Annotated[str | None, typer.Option(help="cron of forecast_pipeline")] = None,
     drift_cron: Annotated[str | None, typer.Option(help="cron of drift_check")] = None,
 ) -> None:
-    """Register and serve the deployments (weekly pipeline, nightly drift check) in Prefect."""
+    """Register and serve the deployments in Prefect: the weekly pipeline, the nightly drift
+    check, and the planners' overrides applied to the served run when they change."""
     from prefect import serve as prefect_serve
 
     from flows.drift import drift_check
+    from flows.overrides import apply_published_overrides
     from flows.pipeline import forecast_pipeline
     from frycast.settings import get_settings
 
@@ -679,6 +687,11 @@ def serve(
             name="weekly", cron=pipeline_cron or s.pipeline_cron
         ),  # no URL parameter: a login (and its password) never shows in the Prefect UI
         drift_check.to_deployment(name="nightly", cron=drift_cron or s.drift_cron),
+        # does nothing unless an override was saved since the last application (or the day
+        # changed: one may have expired)
+        apply_published_overrides.to_deployment(
+            name="on-change", interval=s.overrides_apply_every_s
+        ),
     )
 
 

@@ -1,8 +1,9 @@
 """The `forecast_pipeline` Prefect flow: raw data to published, reconciled forecast marts.
 
 dbt build (staging, features, marts) → data-quality checks (Great Expectations + dbt tests) →
-data-quality gate → backtest, select, forecast 365 days, reconcile, write (one run_id) → dbt build
-of the forecast marts → metric gate → publish → snapshot (the published forecast as Parquet on
+data-quality gate → backtest, select, forecast 365 days, reconcile, write (one run_id) → planners'
+overrides in force applied (held, the rest reconciled around them) → dbt build of the forecast
+marts → metric gate → publish → snapshot (the published forecast as Parquet on
 S3 / MinIO or locally; a failed snapshot is reported, the run stays published). Tasks are thin
 wrappers over `frycast` / `ml` functions and pass run ids, never DataFrames. One pipeline at a
 time (advisory lock); a run that fails or was killed is marked failed, and the previously
@@ -21,6 +22,7 @@ from prefect.context import get_run_context
 
 from agents.reviewers import review
 from agents.schema import Verdict
+from flows.overrides import apply_overrides
 from frycast.stages import stage
 from quality import checks as quality
 from warehouse.db import pipeline_url
@@ -131,11 +133,11 @@ def data_quality_review(url: str, run_id: int) -> Verdict:
 
 
 @task
-def forecast(url: str, run_id: int, overrides: dict) -> dict:
+def forecast(url: str, run_id: int, options: dict) -> dict:
     from flows.forecast import run_forecast
 
     with stage("forecast (total)"):
-        report = run_forecast(url, run_id=run_id, **overrides)
+        report = run_forecast(url, run_id=run_id, **options)
     return {
         "run_id": report.run_id,
         "n_series": report.n_series,
@@ -211,14 +213,14 @@ def forecast_pipeline(
 
     url = url or pipeline_url()
     s = get_settings()
-    overrides = {
+    options = {
         "horizon": horizon,
         "folds": folds,
         "fold_horizon": fold_horizon,
         "models": tuple(models) if models else None,
         "reconciler": reconciler,
     }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    options = {k: v for k, v in options.items() if v is not None}
     with pipeline_lock(url) as lock:
         before = published_run(url)
         run_id = start_run(url, horizon or s.horizon_days, lock.pid)
@@ -229,7 +231,9 @@ def forecast_pipeline(
             if not dq.go:
                 raise GateHalted(f"data-quality gate: {dq.summary}")
             lock.check()  # a run that lost its lock writes and publishes nothing
-            report = forecast(url, run_id, overrides)
+            report = forecast(url, run_id, options)
+            # planners' overrides in force, held in this run's served forecast
+            report["overrides"] = apply_overrides(url, run_id)
             feature_advice(url, run_id)
             marts = dbt_build(url, FORECAST_MARTS)
             if not marts.success:

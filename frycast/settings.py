@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         description="The read-only login's URL (default: DATABASE_URL's server as frycast_reader)",
     )
     reader_timeout_ms: int = Field(default=30_000, alias="FRYCAST_READER_TIMEOUT_MS")
+    # planners' adjustments (issue 22): a login that may insert overrides and nothing else
+    planner_password: str | None = Field(default=None, alias="FRYCAST_PLANNER_PASSWORD", repr=False)
+    planner_url: str | None = Field(
+        default=None,
+        alias="FRYCAST_PLANNER_URL",
+        repr=False,
+        description="The planner login's URL (default: DATABASE_URL's server as frycast_planner)",
+    )
     warehouse_dir: Path = Field(default=PROJECT_ROOT / ".warehouse", alias="FRYCAST_WAREHOUSE_DIR")
     embedded_port: int = Field(default=55432, alias="FRYCAST_EMBEDDED_PORT")
     embedded_database: str = Field(default="frycast", alias="FRYCAST_EMBEDDED_DATABASE")
@@ -107,6 +115,13 @@ class Settings(BaseSettings):
     )
     pipeline_cron: str = Field(default="0 3 * * 1", alias="FRYCAST_PIPELINE_CRON")  # Mon 03:00
     drift_cron: str = Field(default="0 6 * * *", alias="FRYCAST_DRIFT_CRON")  # daily 06:00
+    overrides_apply_every_s: int = Field(
+        default=300,
+        ge=30,
+        alias="FRYCAST_OVERRIDES_EVERY",
+        description="Seconds between checks for new planners' overrides under `frycast serve` "
+        "(each applies them to the served run when one was saved since)",
+    )
     # Claude agents (agents/): live when ANTHROPIC_API_KEY is set, a deterministic review otherwise
     anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY", repr=False)
     agent_model: str = Field(default="claude-opus-4-6", alias="FRYCAST_AGENT_MODEL")

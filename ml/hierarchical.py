@@ -35,6 +35,7 @@ from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
 from ml.nested import before, known_days, scored_folds
 from ml.panel import Panel
 from ml.reconcile.hierarchy import FRYCAST_LEVELS, Hierarchy
+from ml.reconcile.immutable import adjustment_weights
 from ml.reconcile.methods import Reconciler, build_reconciler
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class HierarchicalResult:
     drivers: pd.DataFrame | None = None
     # backtest errors by level, horizon bucket, weekday, holiday and promotion
     patterns: pd.DataFrame | None = None
+    # per node: MinT's weight and scale, for applying planners' overrides (ml/overrides.py)
+    weights: pd.DataFrame | None = None
 
 
 def aggregate_panel(panel: Panel, h: Hierarchy) -> Panel:
@@ -367,8 +370,37 @@ def _reconciled_result(
             [f.origin for f in folds],
             panel_known(agg_panel, panel),
         )
+    with stage("adjustment weights"):
+        weights = weight_frame(h, residuals, seasonal_naive_scale(h.aggregate_observed(history)))
     return HierarchicalResult(
-        h, bottom, aggregate, forecasts, metrics, selection, calibration, summary, drivers, patterns
+        h,
+        bottom,
+        aggregate,
+        forecasts,
+        metrics,
+        selection,
+        calibration,
+        summary,
+        drivers,
+        patterns,
+        weights,
+    )
+
+
+def weight_frame(h: Hierarchy, residuals: np.ndarray, mae_scale: np.ndarray) -> pd.DataFrame:
+    """What applying planners' overrides to this run later needs, per node: MinT's weight from
+    the backtest residuals (its correlated part kept to a low rank, ``adjustment_weights``), as
+    float32 bytes, and the node's in-sample seasonal-naive MAE."""
+    W = adjustment_weights(h, residuals)
+    factor = None if W.U is None else W.U.astype("<f4")
+    return pd.DataFrame(
+        {
+            "level": h.nodes["level"].to_numpy(),
+            "node_key": h.nodes["node_key"].to_numpy(),
+            "variance": W.d,
+            "factor": None if factor is None else [row.tobytes() for row in factor],
+            "mae_scale": mae_scale,
+        }
     )
 
 

@@ -35,6 +35,7 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
 
 OWNER = "frycast_owner"  # the pipeline's login: owns the warehouse's schemas, not a superuser
 READER = "frycast_reader"  # the read-only login: dashboard, agents' tools, docs, analysts
+PLANNER = "frycast_planner"  # inserts planners' overrides and nothing else
 
 
 def login_url(url: str, user: str, password: str | None = None) -> str:
@@ -59,6 +60,15 @@ def reader_url(url: str | None = None, settings: Settings | None = None) -> str:
     if s.reader_url and url is None:
         return s.reader_url
     return login_url(url or database_url(s), READER, s.reader_password)
+
+
+def planner_url(url: str | None = None, settings: Settings | None = None) -> str:
+    """The planner login's URL: FRYCAST_PLANNER_URL, else ``url``'s (or the warehouse's) server
+    as ``frycast_planner`` with FRYCAST_PLANNER_PASSWORD."""
+    s = settings or get_settings()
+    if s.planner_url and url is None:
+        return s.planner_url
+    return login_url(url or database_url(s), PLANNER, s.planner_password)
 
 
 def pipeline_url(settings: Settings | None = None) -> str:
@@ -113,7 +123,11 @@ def apply_infra(url: str | None = None, settings: Settings | None = None) -> lis
         conn.execute("select pg_advisory_xact_lock(hashtext('frycast.apply_infra'))")
         for path in files:
             conn.execute(path.read_text())
-        for role, password in ((OWNER, s.owner_password), (READER, s.reader_password)):
+        for role, password in (
+            (OWNER, s.owner_password),
+            (READER, s.reader_password),
+            (PLANNER, s.planner_password),
+        ):
             if password:
                 conn.execute(
                     sql.SQL("alter role {} password {}").format(

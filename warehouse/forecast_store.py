@@ -73,6 +73,7 @@ CALIBRATION_COLUMNS = [
 IMPORTANCE_COLUMNS = ["run_id", "model", "feature", "importance"]
 DRIVER_COLUMNS = ["run_id", "level", "node_key", "month", "model", "driver", "units"]
 PATTERN_COLUMNS = ["run_id", *ERROR_PATTERN_COLUMNS]
+WEIGHT_COLUMNS = ["run_id", "level", "node_key", "variance", "factor", "mae_scale"]
 
 
 def open_run(
@@ -179,6 +180,14 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
     if patterns is None:
         patterns = pd.DataFrame(columns=ERROR_PATTERN_COLUMNS)
     patterns = patterns.assign(run_id=run_id)
+    weights = getattr(result, "weights", None)
+    if weights is None:
+        weights = pd.DataFrame(columns=WEIGHT_COLUMNS[1:])
+    # bytea in COPY's text form: \x and hex
+    weights = weights.assign(
+        run_id=run_id,
+        factor=[None if b is None else "\\x" + b.hex() for b in weights["factor"]],
+    )
     check_quantiles(result.forecasts, f"run {run_id}")
     values = result.forecasts.assign(run_id=run_id)
     if "p_open" not in values:  # a result without open/closed days: unknown, not a number
@@ -191,6 +200,7 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
         "forecast.interval_calibration": (CALIBRATION_COLUMNS, cal),
         "forecast.forecast_drivers": (DRIVER_COLUMNS, drivers),
         "forecast.backtest_error_patterns": (PATTERN_COLUMNS, patterns),
+        "forecast.adjustment_weights": (WEIGHT_COLUMNS, weights),
     }
     counts = {}
     with psycopg.connect(url) as conn:
@@ -391,5 +401,8 @@ def delete_run_rows(url: str, run_id: int) -> None:
             "feature_importances",
             "forecast_drivers",
             "backtest_error_patterns",
+            "adjustment_weights",
+            "adjusted_values",
+            "override_applications",
         ):
             conn.execute(f"delete from forecast.{table} where run_id = %s", (run_id,))

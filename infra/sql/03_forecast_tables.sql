@@ -330,4 +330,57 @@ create table if not exists forecast.backtest_error_patterns (
     primary key (run_id, level, model, dimension, bucket)
 );
 
+-- What applying planners' overrides later needs of a run (ml/reconcile/immutable.py): per node,
+-- MinT's weight from the run's backtest residuals, W = diag(variance) + F F' (F: each node's row
+-- of a low-rank factor, float32 bytes), and its in-sample seasonal-naive MAE (scales the value
+-- overrides add).
+create table if not exists forecast.adjustment_weights (
+    run_id    bigint not null references forecast.forecast_runs (run_id) on delete cascade,
+    level     text   not null,
+    node_key  text   not null,
+    variance  double precision not null,
+    factor    bytea,
+    mae_scale double precision,
+    primary key (run_id, level, node_key)
+);
+
+-- Each application of the overrides in force to a run's statistical forecast (by its pipeline
+-- run, or by `frycast override apply` on the published run): what it held and rejected.
+create table if not exists forecast.override_applications (
+    application_id bigint generated always as identity primary key,
+    run_id         bigint not null references forecast.forecast_runs (run_id) on delete cascade,
+    applied_at     timestamptz not null default now(),
+    as_of          date    not null,   -- the day expiry was judged on
+    overrides      integer not null,
+    applied        integer not null,
+    rejected       integer not null,
+    node_days      integer not null,   -- adjusted node-days written
+    seconds        double precision
+);
+create table if not exists forecast.override_outcomes (
+    application_id bigint  not null
+        references forecast.override_applications (application_id) on delete cascade,
+    override_id    bigint  not null,
+    applied        boolean not null,
+    days           integer not null,   -- days it held
+    message        text    not null,
+    primary key (application_id, override_id)
+);
+
+-- The adjusted forecast where the run's latest application moved it (the statistical forecast
+-- stays in forecast_values): every node on the days an override covers, coherent, non-negative.
+create table if not exists forecast.adjusted_values (
+    run_id         bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
+    application_id bigint  not null,
+    level          text    not null,
+    node_key       text    not null,
+    forecast_date  date    not null,
+    yhat           double precision not null,
+    yhat_q50       double precision,
+    yhat_lo80      double precision,
+    yhat_hi80      double precision,
+    is_pinned      boolean not null,   -- an override holds this node-day
+    primary key (run_id, level, node_key, forecast_date)
+);
+
 grant select on all tables in schema forecast to frycast_reader;

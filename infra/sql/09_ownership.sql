@@ -14,6 +14,7 @@ begin
           from pg_class c
           join pg_namespace n on n.oid = c.relnamespace
          where n.nspname in ('raw', 'staging', 'intermediate', 'features', 'marts', 'forecast',
+                             'planning',
                              'mlflow')
            and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
            and c.relowner <> 'frycast_owner'::regrole

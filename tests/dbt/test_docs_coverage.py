@@ -19,12 +19,13 @@ from warehouse.dbt import run_dbt
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "streamlit_app"
 DASHBOARD = "http://127.0.0.1:8501"
-SCHEMAS = ("raw", "staging", "intermediate", "features", "marts", "forecast")
+SCHEMAS = ("raw", "staging", "intermediate", "features", "marts", "forecast", "planning")
 RELATION = re.compile(r"\b(" + "|".join(SCHEMAS) + r")\.([a-z_][a-z0-9_]*)\b")
 # every page of streamlit_app/app.py and the exposure that declares what it reads
 PAGE_EXPOSURES = {
     "overview": "dashboard_overview",
     "explorer": "dashboard_explorer",
+    "adjust": "dashboard_adjust",
     "accuracy": "dashboard_accuracy",
     "data_quality": "dashboard_data_quality",
     "agents": "dashboard_agents",

@@ -84,25 +84,33 @@ def test_deployments_served_to_a_prefect_server_backed_by_the_warehouse(
                 _wait(lambda: _get(f"{api}/health"), 90, "the Prefect server came up", log_path)
                 with _process([*frycast, "serve"], env, log):
                     deployments = _wait(
-                        lambda: len(found := _get(f"{api}/deployments/filter", {})) == 2 and found,
+                        lambda: len(found := _get(f"{api}/deployments/filter", {})) == 3 and found,
                         90,
-                        "two deployments were registered",
+                        "three deployments were registered",
                         log_path,
                     )
-                    crons = {
-                        d["name"]: [s["schedule"]["cron"] for s in d["schedules"]]
+                    schedules = {
+                        d["name"]: [
+                            s["schedule"].get("cron") or s["schedule"].get("interval")
+                            for s in d["schedules"]
+                        ]
                         for d in deployments
                     }
-                    assert crons == {"weekly": ["0 3 * * 1"], "nightly": ["0 6 * * *"]}
+                    assert schedules == {
+                        "weekly": ["0 3 * * 1"],
+                        "nightly": ["0 6 * * *"],
+                        "on-change": [300.0],  # planners' overrides, every 5 minutes
+                    }
                     flows = {f["id"]: f["name"] for f in _get(f"{api}/flows/filter", {})}
                     assert {flows[d["flow_id"]] for d in deployments} == {
                         "forecast_pipeline",
                         "drift_check",
+                        "apply_overrides",
                     }
         # the server's state is in Postgres, next to the warehouse, not in a SQLite file
         with psycopg.connect(_with_db(server_url, prefect_db)) as conn:
             stored = conn.execute("select name from deployment order by name").fetchall()
-        assert stored == [("nightly",), ("weekly",)]
+        assert stored == [("nightly",), ("on-change",), ("weekly",)]
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{prefect_db}" with (force)')

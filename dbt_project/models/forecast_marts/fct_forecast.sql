@@ -24,6 +24,11 @@ selection as (
         node_key,
         model as base_model
     from {{ source('forecast', 'model_selection') }}
+),
+
+-- planners' overrides, held and reconciled around (the run's latest application)
+adjusted as (
+    select * from {{ source('forecast', 'adjusted_values') }}
 )
 
 select
@@ -35,10 +40,14 @@ select
     v.product_group,
     v.region,
     v.forecast_date,
-    v.yhat,
-    v.yhat_q50,
-    v.yhat_lo80,
-    v.yhat_hi80,
+    -- the served forecast: adjusted where an override moved it, else the statistical one
+    coalesce(a.yhat, v.yhat) as yhat,
+    coalesce(a.yhat_q50, v.yhat_q50) as yhat_q50,
+    coalesce(a.yhat_lo80, v.yhat_lo80) as yhat_lo80,
+    coalesce(a.yhat_hi80, v.yhat_hi80) as yhat_hi80,
+    v.yhat as yhat_statistical,
+    a.yhat is not null as is_adjusted,
+    coalesce(a.is_pinned, false) as is_overridden,
     v.p_open,
     -- a day the restaurant is certain to be closed (a scheduled or recurring closure): 0 units
     coalesce(v.p_open = 0, false) as is_closed,
@@ -55,3 +64,9 @@ inner join chosen_run as r
     on v.run_id = r.run_id and v.reconciled = r.is_reconciled
 left join selection as s
     on v.run_id = s.run_id and v.level = s.level and v.node_key = s.node_key
+left join adjusted as a
+    on
+        v.run_id = a.run_id
+        and v.level = a.level
+        and v.node_key = a.node_key
+        and v.forecast_date = a.forecast_date

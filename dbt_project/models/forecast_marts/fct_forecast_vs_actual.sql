@@ -7,15 +7,25 @@ with served as (
         v.level,
         v.node_key,
         v.forecast_date,
-        v.yhat,
-        v.yhat_lo80,
-        v.yhat_hi80
+        r.history_end,
+        -- what was served: adjusted where planners' overrides moved it
+        coalesce(a.yhat, v.yhat) as yhat,
+        coalesce(a.yhat_lo80, v.yhat_lo80) as yhat_lo80,
+        coalesce(a.yhat_hi80, v.yhat_hi80) as yhat_hi80,
+        v.yhat as yhat_statistical,
+        coalesce(a.is_pinned, false) as is_overridden
     from {{ source('forecast', 'forecast_values') }} as v
     inner join {{ source('forecast', 'forecast_runs') }} as r
         on
             v.run_id = r.run_id
             and r.published
             and v.reconciled = (coalesce(r.config ->> 'reconciler', 'none') <> 'none')
+    left join {{ source('forecast', 'adjusted_values') }} as a
+        on
+            v.run_id = a.run_id
+            and v.level = a.level
+            and v.node_key = a.node_key
+            and v.forecast_date = a.forecast_date
 ),
 
 sales as (
@@ -41,9 +51,12 @@ select
     served.level,
     served.node_key,
     served.forecast_date,
+    served.history_end,
     served.yhat,
     served.yhat_lo80,
     served.yhat_hi80,
+    served.yhat_statistical,
+    served.is_overridden,
     actuals.actual::double precision as actual,
     actuals.actual - served.yhat as error,
     abs(actuals.actual - served.yhat) as abs_error,
