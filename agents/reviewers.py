@@ -69,7 +69,9 @@ ROLES = {
         f"fallback model beyond {MAX_FALLBACK_SHARE:.0%}, whose scores are not out of sample, "
         "whose forecasts miss a level or a day or hold a null or negative value, or whose "
         "reconciled levels do not add up; 'hold' keeps the last published forecast "
-        "served, 'publish' replaces it.",
+        "served, 'publish' replaces it. Planners' overrides are held in the served forecast "
+        "on their days (planner_overrides); the backtest scores are the statistical "
+        "forecast's.",
         "tools": [
             "run_overview",
             "accuracy_by_horizon",
@@ -77,6 +79,7 @@ ROLES = {
             "compare_with_previous",
             "residual_patterns",
             "coherence",
+            "planner_overrides",
             "sql",
         ],
         "prompt": "Review the backtest metrics of run {run_id}: publish or hold?",
@@ -110,8 +113,16 @@ ROLES = {
         "a new run when the published forecast can no longer be trusted. The rules retrain "
         f"when {RETRAIN_SHARE:.0%} or more of the bottom series drifted. 'retrain' starts a new "
         "forecast run after this review (the published forecast stays served until a new one "
-        "passes its gates); 'keep' leaves it as it is.",
-        "tools": ["run_overview", "drift_metrics", "summarise_series", "trigger_retrain", "sql"],
+        "passes its gates); 'keep' leaves it as it is. A node a planner's override holds "
+        "drifts by the planner's number, not the model's (planner_overrides).",
+        "tools": [
+            "run_overview",
+            "drift_metrics",
+            "summarise_series",
+            "planner_overrides",
+            "trigger_retrain",
+            "sql",
+        ],
         "prompt": "Triage the latest drift check of the published run {run_id}.",
     },
 }

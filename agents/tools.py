@@ -424,6 +424,41 @@ def residual_patterns(
     }
 
 
+def planner_overrides(ctx: Context) -> dict:
+    """Planners' overrides as this run applied them (held or why not), rejected ones first, and
+    what adjustments have added so far against the statistical forecast."""
+    applied = _rows(
+        ctx,
+        """select o.override_id, f.level, f.node_key, f.date_from, f.date_to, f.kind, f.value,
+                  f.reason, f.author, o.applied, o.days, o.message
+             from forecast.override_outcomes o
+             left join marts.fct_overrides f using (override_id)
+            where o.application_id = (select max(application_id)
+                                        from forecast.override_applications where run_id = %s)
+            order by o.applied, o.override_id""",
+        (ctx.run_id,),
+        share=0.8,
+    )
+    (added,) = _records(
+        _rows(
+            ctx,
+            """select count(*) as overrides_scored, coalesce(sum(days_scored), 0) as days,
+                      round((1 - sum(abs_error_adjusted)
+                                 / nullif(sum(abs_error_statistical), 0))::numeric, 3)
+                          as value_added
+                 from marts.fct_override_value_added""",
+            share=0.05,
+        )
+    )
+    return {
+        "this_run": applied,
+        "value_added_so_far": added,
+        "note": "An override holds its node exactly on its days and the hierarchy is reconciled "
+        "around it; backtest scores are the statistical forecast's. value_added = 1 - adjusted "
+        "error / statistical error on the overrides' days with actuals (negative: worse).",
+    }
+
+
 def trigger_retrain(ctx: Context, reason: str) -> dict:
     """Ask for a new forecast_pipeline run (the drift flow starts it after the review)."""
     ctx.requests.append({"action": "retrain", "reason": reason})
@@ -577,6 +612,15 @@ ALL_TOOLS = {
         "gain, largest first; an empty result means no global model was trained.",
         _schema(),
         feature_importances,
+    ),
+    "planner_overrides": Tool(
+        "planner_overrides",
+        "Planners' overrides this run applied: each one's node, days, kind, value, reason and "
+        "author, whether it held (or why not: expired, unknown node, a conflict naming the "
+        "other), rejected ones first; and the value adjustments have added so far against the "
+        "statistical forecast. Use it before blaming the model for a node a planner set.",
+        _schema(),
+        planner_overrides,
     ),
     "trigger_retrain": Tool(
         "trigger_retrain",

@@ -16,6 +16,7 @@ nav = st.navigation(
     [
         st.Page(PAGES / "overview.py", title="Overview", default=True),
         st.Page(PAGES / "explorer.py", title="Forecast explorer"),
+        st.Page(PAGES / "adjust.py", title="Adjust"),
         st.Page(PAGES / "accuracy.py", title="Accuracy"),
         st.Page(PAGES / "data_quality.py", title="Data quality"),
         st.Page(PAGES / "agents.py", title="Agents"),

@@ -279,3 +279,72 @@ def promotions(level: str, node_key: str, start, end) -> pd.DataFrame:
              group by 1 order by 1""",
         {"key": node_key, "start": start, "end": end},
     )
+
+
+@st.cache_data(ttl=30)
+def overrides(in_force_only: bool = True) -> pd.DataFrame:
+    """Planners' overrides with where they stand and what the served run did with each."""
+    return frame(
+        """select override_id, state, level, node_key, date_from, date_to, kind, value, reason,
+                  author, created_at, expires_on, supersedes, is_in_force, held_in_served_run,
+                  days_held, outcome
+             from marts.fct_overrides"""
+        + (" where is_in_force" if in_force_only else "")
+        + " order by override_id desc"
+    )
+
+
+@st.cache_data(ttl=TTL)
+def value_added() -> pd.DataFrame:
+    """Forecast value added per override with actuals (fct_override_value_added)."""
+    return frame(
+        """select override_id, level, node_key, date_from, date_to, kind, value, author,
+                  reason, days_scored, actual_units, mae_statistical, mae_adjusted,
+                  bias_statistical, bias_adjusted, mase_statistical, mase_adjusted, value_added,
+                  abs_error_statistical, abs_error_adjusted
+             from marts.fct_override_value_added order by override_id desc"""
+    )
+
+
+@st.cache_data(ttl=TTL)
+def forecast_range(level: str, node_key: str, start, end) -> pd.DataFrame:
+    """One node's served forecast on a range, with the statistical one beside it."""
+    return frame(
+        """select forecast_date as date, yhat_statistical, yhat, yhat_lo80, yhat_hi80,
+                  is_adjusted, is_overridden
+             from marts.fct_forecast
+            where level = %s and node_key = %s and forecast_date between %s and %s
+            order by forecast_date""",
+        (level, node_key, start, end),
+    )
+
+
+@st.cache_data(ttl=30)
+def node_adjustment(level: str, node_key: str) -> dict:
+    """How planners' overrides move one node's served forecast: days, and totals before and
+    after on those days."""
+    row = (
+        frame(
+            """select count(*) filter (where is_adjusted) as days,
+                      count(*) filter (where is_overridden) as held_days,
+                      coalesce(sum(yhat_statistical) filter (where is_adjusted), 0) as statistical,
+                      coalesce(sum(yhat) filter (where is_adjusted), 0) as adjusted
+                 from marts.fct_forecast where level = %s and node_key = %s""",
+            (level, node_key),
+        )
+        .iloc[0]
+        .to_dict()
+    )
+    # a row of counts and sums comes back as floats: the counts are whole days
+    return {**row, "days": int(row["days"]), "held_days": int(row["held_days"])}
+
+
+@st.cache_data(ttl=30, show_spinner="Previewing the adjustment…")
+def override_preview(run_id: int, new: dict) -> tuple[bool, str, pd.DataFrame]:
+    """What saving ``new`` would do to the served run (warehouse.overrides_io.preview), with
+    the overrides in force, read as the reader from marts.fct_forecast (the statistical
+    forecast) and marts.fct_adjustment_weights (MinT's weights)."""
+    from ml.overrides import OVERRIDE_COLUMNS
+    from warehouse.overrides_io import preview
+
+    return preview(_url(), run_id, new, overrides()[OVERRIDE_COLUMNS].copy())

@@ -23,9 +23,10 @@ def free_port() -> int:
 
 @contextmanager
 def running_app(url: str, log: Path | None = None) -> Iterator[int]:
-    """The app on a free port, reading ``url``'s warehouse as the reader login (the only login it
-    is given); yields the port and stops the app afterwards."""
-    from warehouse.db import reader_url
+    """The app on a free port, reading ``url``'s warehouse as the reader login and saving
+    overrides as the insert-only planner login (the only logins it is given); yields the port
+    and stops the app afterwards."""
+    from warehouse.db import planner_url, reader_url
 
     port = free_port()
     out = log.open("w") if log else subprocess.DEVNULL
@@ -33,7 +34,8 @@ def running_app(url: str, log: Path | None = None) -> Iterator[int]:
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-             "FRYCAST_READER_URL": reader_url(url)},
+             "FRYCAST_READER_URL": reader_url(url),
+             "FRYCAST_PLANNER_URL": planner_url(url)},
         stdout=out, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

@@ -43,3 +43,37 @@ else:
     st.dataframe(by_level, hide_index=True)
     by_week = queries.hindsight("horizon")
     st.altair_chart(charts.lines(by_week, "horizon_week", "mae", "days"), width="stretch")
+
+st.subheader("Planners' adjustments: forecast value added")
+fva = queries.value_added()
+if fva.empty:
+    st.info(
+        "No day an override held has an actual yet: once sales arrive, each override's error "
+        "is set against the statistical forecast's here."
+    )
+else:
+    stat, adj = fva["abs_error_statistical"].sum(), fva["abs_error_adjusted"].sum()
+    gain = 100 * (1 - adj / stat) if stat > 0 else 0.0
+    st.markdown(
+        f"**Your adjustments {'improved' if gain >= 0 else 'worsened'} the forecast by "
+        f"{abs(gain):.1f} %** over {len(fva)} override(s) and {int(fva['days_scored'].sum()):,} "
+        f"days with actuals: mean absolute error {adj / fva['days_scored'].sum():,.1f} units a "
+        f"day adjusted against {stat / fva['days_scored'].sum():,.1f} statistically."
+    )
+    pct = ["value_added", "bias_statistical", "bias_adjusted"]
+    shown = fva.drop(columns=["abs_error_statistical", "abs_error_adjusted"])
+    shown[pct] = 100 * shown[pct]
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(c.replace("_", " ") + " (%)", format="%+.1f")
+            for c in pct
+        },
+    )
+    st.caption(
+        "Value added = 1 - the adjusted error / the statistical error on the override's own "
+        "node-days (each day scored with the freshest published run that held it); negative "
+        "means the override made the forecast worse. MASE divides by the node's in-sample "
+        "seasonal-naive error."
+    )

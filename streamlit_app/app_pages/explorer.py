@@ -62,6 +62,14 @@ if grain != "Day":
         "the chart) and `days` says how many days it holds. The 80 % band is shown at day grain "
         "only: the band of a sum is not the sum of the daily bands, and the marts keep none."
     )
+adjusted = queries.node_adjustment(level, node)
+if adjusted["days"]:
+    st.info(
+        f"Planners' overrides adjust this node on {adjusted['days']:,} day(s)"
+        + (f" (held exactly on {adjusted['held_days']:,})" if adjusted["held_days"] else "")
+        + f": {adjusted['statistical']:,.0f} units statistically, {adjusted['adjusted']:,.0f} "
+        "served on those days, the band moved with them. The Adjust page lists the overrides."
+    )
 model = fc["model"].iloc[0]
 base_model = fc["base_model"].iloc[0]
 st.caption(
