@@ -16,8 +16,12 @@ aggregate-space matrix ``AggregateSpaceSolver`` factorises once, B = C W E', D =
 The Schur complement D - B' M⁻¹ B for any subset of the pinned nodes is the principal submatrix
 of the one for all of them, so it is formed once and each day takes its pinned nodes' block.
 
-Non-negative: bottom forecasts a day's solution drives below zero are pinned at zero and the day
-solved again (an active set), until none is. Pins that cannot all hold with non-negative
+Non-negative: bottom forecasts a day's solution drives below zero are fixed at zero and the day
+solved again (an active set), until none is. Fixed at zero, they are eliminated — the same
+problem over the hierarchy without them, its base and W conditioned on them — so a round costs
+one factorisation of the aggregate space however many series a deep cut at the top zeroes
+(pinning them as more constraints instead costs O(k²·n_a) in their number k: minutes at the
+medium tier). Pins that cannot all hold with non-negative
 forecasts — a child's fixed number above its parent's, two different numbers for nodes with the
 same members — are found before solving and named; nothing is silently resolved.
 """
@@ -29,12 +33,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as la
+from threadpoolctl import threadpool_limits
 
 from ml.reconcile.hierarchy import Hierarchy
 from ml.reconcile.solve import AggregateSpaceSolver, Covariance
 
 PIN_TOLERANCE = 1e-6  # relative: a pinned node holds its number to this
 MAX_ACTIVE_SET_ROUNDS = 50
+DENSE_AGGREGATES = 4_000  # a reduced aggregate space up to this size is factorised densely
 NEGATIVE = 1e-10  # units: a bottom forecast below -NEGATIVE is pinned at zero (rounding is not)
 
 
@@ -107,6 +113,17 @@ class _Pinned:
     lower: np.ndarray | None  # None: the pins are dependent (least squares instead)
 
 
+@dataclass
+class _Sub:
+    """A hierarchy with some bottom series removed, as much of one as the solver reads."""
+
+    A: object
+
+    @property
+    def n_aggregate(self) -> int:
+        return self.A.shape[0]
+
+
 class ImmutableReconciler:
     """Holds a hierarchy and MinT's W = diag(d) + U U'; :meth:`adjust` pins node-days."""
 
@@ -118,6 +135,8 @@ class ImmutableReconciler:
         # each node's members (bottom series) as a sparse row: the nested-pins checks
         S = h.S
         self.members = S
+        self._a_csc = h.A.tocsc()  # column slices: the hierarchy without some bottom series
+        self._m_dense: np.ndarray | None = None  # diag(d_a) + A diag(d_b) A', once
         self.size = np.asarray(S.sum(axis=1)).ravel()
         # per pinned node, kept: C W e_j and M⁻¹ C W e_j, columns of two growing stores
         self.column: dict[int, int] = {}
@@ -187,31 +206,6 @@ class ImmutableReconciler:
         X, block = self._block(nodes)
         return _Pinned(nodes, X, _cholesky(block))
 
-    def _extended(self, pinned: _Pinned, more: np.ndarray) -> _Pinned:
-        """``pinned`` with ``more`` nodes pinned too: the factor bordered with the new rows
-        (O(k·m·n_a)), not formed again (O(k²·n_a + k³))."""
-        nodes = np.concatenate([pinned.nodes, more])
-        if pinned.lower is None:
-            return self._factor(nodes)
-        B_m, X_m = self._columns(more)
-        cross = self._w_cross(more, pinned.nodes) - B_m.T @ pinned.X  # m × k
-        corner = self._w_block(more) - B_m.T @ X_m
-        corner = (corner + corner.T) / 2
-        c = la.solve_triangular(pinned.lower, cross.T, lower=True, check_finite=False)
-        l2 = _cholesky(corner - c.T @ c)
-        if l2 is None:
-            return self._factor(nodes)
-        k, m = len(pinned.nodes), len(more)
-        lower = np.zeros((k + m, k + m))
-        lower[:k, :k], lower[k:, :k], lower[k:, k:] = pinned.lower, c.T, l2
-        return _Pinned(nodes, np.hstack([pinned.X, X_m]), lower)
-
-    def _w_cross(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """W[rows, cols] for disjoint ``rows`` and ``cols``: the low-rank part only."""
-        if self.U is None:
-            return np.zeros((len(rows), len(cols)))
-        return self.U[rows] @ self.U[cols].T
-
     def _solved(
         self, pinned: _Pinned, base: np.ndarray, days: list[int], by_day: dict
     ) -> np.ndarray:
@@ -230,6 +224,90 @@ class ImmutableReconciler:
             lam_e = la.lstsq(self._block(pinned.nodes)[1], delta)[0]
         lam_c = -pinned.X @ lam_e
         return base + self._w(self._c_t(lam_c)) + self._w_pins(pinned.nodes, lam_e)
+
+    def _without(self, base: np.ndarray, pins: dict[int, float], zero: np.ndarray) -> np.ndarray:
+        """One day's ``base`` (n,) with ``pins`` held and the bottom nodes ``zero`` fixed at 0,
+        by eliminating them rather than pinning them: fixing y_Z = 0 leaves the same problem over
+        the rest R, with the hierarchy's A losing Z's columns, the base conditioned on y_Z = 0,
+        m_R = ỹ_R - W_RZ W_ZZ⁻¹ ỹ_Z, and W_RR - W_RZ W_ZZ⁻¹ W_ZR = diag(d_R) + U_R (I + G)⁻¹ U_R'
+        with G = U_Z' diag(d_Z)⁻¹ U_Z (Woodbury): still a diagonal plus rank r. Its cost is one
+        factorisation of the aggregate space, however many nodes are zeroed (pinning them costs
+        O(k²·n_a) in their number k, which a deep cut at the top makes thousands)."""
+        h, na = self.h, self.h.n_aggregate
+        keep = np.ones(h.n_nodes, dtype=bool)
+        keep[zero] = False
+        R = np.flatnonzero(keep)
+        d_r = self.d[R]
+        m = base[R].astype(float)
+        U = None
+        if self.U is not None:
+            U_z, d_z = self.U[zero], self.d[zero]
+            inner = np.eye(self.U.shape[1]) + U_z.T @ (U_z / d_z[:, None])  # I + G
+            lower = la.cholesky(inner, lower=True, check_finite=False)
+            shift = la.cho_solve((lower, True), U_z.T @ (base[zero] / d_z), check_finite=False)
+            m -= self.U[R] @ shift
+            # (I + G)⁻¹ = L⁻ᵀ L⁻¹, so U_R (I + G)⁻¹ U_R' = (U_R L⁻ᵀ)(U_R L⁻ᵀ)'
+            inv = la.solve_triangular(lower, np.eye(len(lower)), lower=True, check_finite=False)
+            U = self.U[R] @ inv.T
+        A_r = self._a_csc[:, R[na:] - na].tocsr()
+        solve = self._aggregate_solver(A_r, d_r, U, zero)
+
+        def c(v: np.ndarray) -> np.ndarray:
+            return v[:na] - A_r @ v[na:]
+
+        def c_t(lam: np.ndarray) -> np.ndarray:
+            return np.concatenate([lam, -(A_r.T @ lam)])
+
+        def w(v: np.ndarray) -> np.ndarray:
+            out = d_r[:, None] * v
+            return out + U @ (U.T @ v) if U is not None else out
+
+        at = np.searchsorted(R, np.fromiter(pins, dtype=np.int64, count=len(pins)))
+        targets = np.fromiter(pins.values(), dtype=float, count=len(pins))
+        # y = m + W G' (G W G')⁻¹ (r - G m), G = [C_R; E], r = [0; t], by the Schur complement
+        x0 = solve(-c(m[:, None]))
+        if not len(at):
+            y_r = m[:, None] + w(c_t(x0))
+        else:
+            We = np.zeros((len(R), len(at)))  # the pinned nodes' columns of W
+            We[at, np.arange(len(at))] = d_r[at]
+            if U is not None:
+                We += U @ U[at].T
+            B = c(We)
+            X = solve(B)
+            block = We[at] - B.T @ X
+            block = (block + block.T) / 2
+            rhs = targets[:, None] - m[at, None] - B.T @ x0
+            factor = _cholesky(block)
+            if factor is not None:
+                lam_e = la.cho_solve((factor, True), rhs, check_finite=False)
+            else:
+                lam_e = la.lstsq(block, rhs)[0]
+            y_r = m[:, None] + w(c_t(x0 - X @ lam_e)) + We @ lam_e
+        y = np.zeros(h.n_nodes)
+        y[R] = y_r[:, 0]
+        return h.aggregate(y[na:])
+
+    def _aggregate_solver(self, A_r, d_r: np.ndarray, U: np.ndarray | None, zero: np.ndarray):
+        """x ↦ (C_R W' C_R')⁻¹ x for the hierarchy without the bottom series ``zero``: a dense
+        Cholesky factor where the aggregate space is small enough (it is refactorised every
+        active-set round; a thousand aggregates take milliseconds), the sparse solver otherwise.
+        The sparse part diag(d_a) + A diag(d_b) A' is formed once and each round takes the
+        removed series' terms out of it."""
+        na = self.h.n_aggregate
+        if na > DENSE_AGGREGATES:
+            return AggregateSpaceSolver(_Sub(A_r), Covariance(d_r, U)).solve
+        if self._m_dense is None:
+            full = (self.h.A.multiply(self.d[na:]) @ self.h.A.T).toarray()
+            full[np.diag_indices(na)] += self.d[:na]
+            self._m_dense = full
+        A_z = self._a_csc[:, zero - na]
+        M = self._m_dense - (A_z.multiply(self.d[zero]) @ A_z.T).toarray()
+        if U is not None:
+            V = U[:na] - A_r @ U[na:]
+            M += V @ V.T
+        factor = la.cho_factor(M, lower=True, overwrite_a=True, check_finite=False)
+        return lambda r: la.cho_solve(factor, r, check_finite=False)
 
     def check(self, pins_by_day: dict[int, dict[int, float]]) -> None:
         """Raise :class:`Infeasible` for the first conflict :meth:`conflicts` finds."""
@@ -310,6 +388,13 @@ class ImmutableReconciler:
         """``y`` (n × days, coherent) with every pin held, coherent and non-negative. A day
         whose pins cannot all hold raises :class:`Infeasible`; with ``collect`` it is left as
         it was and listed in ``failed``, and the other days are solved."""
+        # one BLAS thread: the work is many small factorisations (a thousand aggregates), where
+        # OpenBLAS's threads cost more than they give (measured with `make bench-overrides` on
+        # 2 cores: 62 s with two threads, 22 s with one)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._adjust(y, pins, collect)
+
+    def _adjust(self, y: np.ndarray, pins: Pins, collect: bool) -> Adjusted:
         y = np.array(y, dtype=float, copy=True)
         by_day: dict[int, dict[int, float]] = defaultdict(dict)
         for node, day, value in zip(pins.nodes, pins.days, pins.values, strict=True):
@@ -327,14 +412,14 @@ class ImmutableReconciler:
             for day, col in zip(days, self._solved(pinned, base, days, by_day).T, strict=True):
                 # depth first: a day that drives bottom forecasts below zero pins them at zero
                 # and is solved again, its factor extended, until none is: one day at a time
-                rounds, state = 1, pinned
+                rounds, own, zero = 1, dict(by_day[day]), np.zeros(0, dtype=np.int64)
                 while (low := np.flatnonzero(col[na:] < -NEGATIVE) + na).size:
                     if rounds == MAX_ACTIVE_SET_ROUNDS:
                         break
                     by_day[day].update(dict.fromkeys(low.tolist(), 0.0))
                     out.zeroed += len(low)
-                    state = self._extended(state, low)
-                    col = self._solved(state, base, [day], by_day)[:, 0]
+                    zero = np.concatenate([zero, low])
+                    col = self._without(base[:, day], own, zero)
                     rounds += 1
                 out.rounds = max(out.rounds, rounds)
                 col = np.maximum(col, 0.0) if not low.size else col

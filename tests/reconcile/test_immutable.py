@@ -147,3 +147,23 @@ def test_weights_kept_to_a_low_rank_keep_each_nodes_variance():
     diag = lambda W: W.d + (W.U**2).sum(axis=1)  # noqa: E731
     assert low.U.shape == (H.n_nodes, 2)
     assert np.allclose(diag(low), diag(full))
+
+
+def test_a_deep_cut_zeroes_several_items_and_is_the_solution_with_them_fixed_at_zero():
+    # GIVEN the chain cut to a fifth of its forecast while one restaurant is held where it was:
+    # the other restaurants' items must give up more than they have, over several rounds
+    y, W = _statistical(days=3, seed=4), _weights(seed=5)
+    chain, r3 = node("chain", "chain"), node("restaurant", "R3")
+    day = 1
+    target = {chain: 0.2 * y[chain, day], r3: min(y[r3, day], 0.15 * y[chain, day])}
+    out = ImmutableReconciler(H, W).adjust(y, Pins(list(target), [day, day], list(target.values())))
+    # THEN the pins hold, it adds up, nothing is negative, and more than one item is at zero
+    col = out.y[:, day]
+    assert col[chain] == pytest.approx(target[chain], rel=1e-9)
+    assert col[r3] == pytest.approx(target[r3], rel=1e-9)
+    assert _coherent(out.y) and (out.y >= 0).all()
+    zeroed = [H.n_aggregate + int(i) for i in np.flatnonzero(col[H.n_aggregate :] == 0)]
+    assert len(zeroed) >= 2 and out.zeroed >= 2
+    # AND it is the dense KKT solution with those items fixed at zero (the elimination is exact)
+    expected = _dense_solution(y[:, day], W, {**target, **dict.fromkeys(zeroed, 0.0)})
+    assert np.allclose(col, expected, rtol=1e-8, atol=1e-9)
