@@ -9,7 +9,7 @@ TIER ?= demo
 comma := ,
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-drivers bench-reconcile bench-ui bench-pipeline bench-peer bench-distributed bench
+.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-drivers bench-reconcile bench-overrides bench-ui bench-pipeline bench-peer bench-distributed bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -112,6 +112,9 @@ bench-drivers: setup  ## the drivers' (TreeSHAP) cost beside LightGBM's predicti
 bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs hierarchicalforecast
 	$(RUN) frycast bench reconcile --size 10k --size 20k --size 100k
 
+bench-overrides: setup  ## 1,000 planners' overrides applied at the medium tier's size, beside the plain reconciliation
+	$(RUN) frycast bench overrides --restaurants 100 --n 1000
+
 bench-ui: setup  ## dashboard page load times in headless Chromium (after a warm-up)
 	$(RUN) frycast bench ui
 
@@ -124,4 +127,4 @@ bench-peer: setup  ## frycast vs statsforecast AutoETS + hierarchicalforecast Mi
 bench-distributed: setup  ## the engine serially and on 1 and 2 local Dask workers (demo tier)
 	$(RUN) frycast bench distributed --tier demo --folds 2 --models snaive$(comma)weekday_mean$(comma)ets$(comma)theta$(comma)lightgbm
 
-bench: bench-pipeline bench-peer bench-distributed bench-load bench-import bench-accuracy bench-reconcile bench-ui  ## every benchmark (speed and memory targets live here, not in tests)
+bench: bench-pipeline bench-peer bench-distributed bench-load bench-import bench-accuracy bench-reconcile bench-overrides bench-ui  ## every benchmark (speed and memory targets live here, not in tests)

@@ -21,6 +21,22 @@ def model_names(models: str | None) -> list[str] | None:
     return names or None
 
 
+@bench_app.command("overrides")
+def overrides_bench(
+    restaurants: Annotated[int, typer.Option(help="restaurants × 100 SKUs (100: medium)")] = 100,
+    n: Annotated[int, typer.Option(help="overrides to apply")] = 1_000,
+    zeros: Annotated[
+        bool, typer.Option(help="the stress case: a statistical forecast of mostly zeros")
+    ] = False,
+) -> None:
+    """Apply planners' overrides at the medium tier's size, beside the plain reconciliation."""
+    from bench import overrides
+
+    result = overrides.run(restaurants, n, zeros)
+    typer.echo(overrides.format_table(result))
+    typer.echo(f"written to {overrides.write(result)}")
+
+
 @bench_app.command("reconcile")
 def reconcile(
     size: Annotated[list[str], typer.Option(help="10k, 20k and/or 100k bottom series")] = [  # noqa: B006
