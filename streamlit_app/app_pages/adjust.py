@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from streamlit_app import charts, queries
-from streamlit_app.app_pages._common import published_or_stop
+from streamlit_app.app_pages._common import pick_node, published_or_stop
 from warehouse.db import planner_url
 from warehouse.overrides_io import OverrideRefused, add_override
 
@@ -31,14 +31,7 @@ run = published_or_stop()
 first = run["history_end"] + timedelta(days=1)
 last = run["history_end"] + timedelta(days=int(run["horizon_days"]))
 
-c1, c2, c3 = st.columns([1, 1, 2])
-level = c1.selectbox("Level", queries.LEVELS, index=0)
-search = c2.text_input("Search", "")
-options = queries.nodes(level, search)
-if not options:
-    st.warning("No node matches.")
-    st.stop()
-node = c3.selectbox("Node", options)
+level, node = pick_node()
 days = st.date_input(
     "Days (first and last)",
     value=(first, first + timedelta(days=6)),

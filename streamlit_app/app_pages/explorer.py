@@ -5,19 +5,12 @@ import streamlit as st
 
 from ml.models import RULES
 from streamlit_app import charts, queries, tables
-from streamlit_app.app_pages._common import published_or_stop
+from streamlit_app.app_pages._common import pick_node, published_or_stop
 
 st.title("Forecast explorer")
 run = published_or_stop()
 
-c1, c2, c3 = st.columns([1, 1, 2])
-level = c1.selectbox("Level", queries.LEVELS, index=0)
-search = c2.text_input("Search", "")
-options = queries.nodes(level, search)
-if not options:
-    st.warning("No node matches.")
-    st.stop()
-node = c3.selectbox("Node", options)
+level, node = pick_node()
 c4, c5 = st.columns([3, 1])
 history_days = c4.slider("History shown (days)", 28, 730, 180, step=7)
 grain = c5.radio("Grain", tables.GRAINS, horizontal=True)

@@ -167,19 +167,29 @@ def _function_sql(path: Path) -> dict[str, set[tuple[str, str]]]:
     return {name: reads(name) for name in funcs}
 
 
-def _queries_used(path: Path) -> set[str]:
-    """`queries.<name>` used by a page, and by the page helpers it imports."""
-    tree = ast.parse(path.read_text())
-    used = {
+def _queries_in(tree: ast.AST) -> set[str]:
+    return {
         n.attr
         for n in ast.walk(tree)
         if isinstance(n, ast.Attribute)
         and isinstance(n.value, ast.Name)
         and n.value.id == "queries"
     }
+
+
+def _queries_used(path: Path) -> set[str]:
+    """`queries.<name>` used by a page, and by the page helpers it imports (only those)."""
+    tree = ast.parse(path.read_text())
+    used = _queries_in(tree)
+    helpers = {
+        f.name: _queries_in(f)
+        for f in ast.parse((APP / "app_pages" / "_common.py").read_text()).body
+        if isinstance(f, ast.FunctionDef)
+    }
     for n in ast.walk(tree):
         if isinstance(n, ast.ImportFrom) and n.module == "streamlit_app.app_pages._common":
-            used |= _queries_used(APP / "app_pages" / "_common.py")
+            for alias in n.names:
+                used |= helpers.get(alias.name, set())
     return used
 
 

@@ -41,13 +41,7 @@ select
     v.region,
     v.forecast_date,
     -- the served forecast: adjusted where an override moved it, else the statistical one
-    coalesce(a.yhat, v.yhat) as yhat,
-    coalesce(a.yhat_q50, v.yhat_q50) as yhat_q50,
-    coalesce(a.yhat_lo80, v.yhat_lo80) as yhat_lo80,
-    coalesce(a.yhat_hi80, v.yhat_hi80) as yhat_hi80,
-    v.yhat as yhat_statistical,
-    a.yhat is not null as is_adjusted,
-    coalesce(a.is_pinned, false) as is_overridden,
+    {{ served_forecast_columns('v', 'a') }},
     v.p_open,
     -- a day the restaurant is certain to be closed (a scheduled or recurring closure): 0 units
     coalesce(v.p_open = 0, false) as is_closed,
