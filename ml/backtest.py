@@ -84,6 +84,8 @@ class BacktestResult:
     seconds: dict[str, float] = field(default_factory=dict)
     # model -> reason -> (fold, series) fits that failed (their predictions are NaN)
     failures: dict[str, dict[str, int]] = field(default_factory=dict)
+    # model -> each fit's training record (a network's steps, wall time, why it stopped)
+    training: dict[str, list[dict]] = field(default_factory=dict)
     # (fold, series, day): P(restaurant open) as each fold's origin knew it (ml.openness; None
     # without open/closed data), and where it was closed (actuals NaN there: 0 units, scored)
     p_open: np.ndarray | None = None
@@ -136,6 +138,7 @@ class JobOutput:
     seconds: float
     model: Forecaster | None = None
     failures: dict[str, int] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # the model's training_log, where it keeps one
 
 
 def run_job(
@@ -145,7 +148,11 @@ def run_job(
     model = factory(job.name).fit(job.panel)
     preds = model.predict(job.horizon)
     return JobOutput(
-        preds, time.perf_counter() - started, model if keep_model else None, dict(model.failures)
+        preds,
+        time.perf_counter() - started,
+        model if keep_model else None,
+        dict(model.failures),
+        dict(getattr(model, "training_log", None) or {}),
     )
 
 
@@ -230,6 +237,8 @@ def run_backtest(
         result.predictions[name][i, rows] = out.preds
         result.seconds[name] += out.seconds  # time spent fitting, wherever it ran
         add_failures(result.failures.setdefault(name, {}), out.failures)
+        if out.training:
+            result.training.setdefault(name, []).append({"fold": i, **out.training})
     log.info(
         "backtest: %d models × %d folds, %d jobs in %.1fs",
         len(names),

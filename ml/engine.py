@@ -33,7 +33,7 @@ from ml.backtest import (
 from ml.error_patterns import error_patterns, open_day_scaled, panel_known
 from ml.intervals import ConformalCalibration, volume_class
 from ml.metrics import coverage, mase, seasonal_naive_scale, smape, wql
-from ml.models import build_model
+from ml.models import GLOBAL_MODELS, build_model
 from ml.models.base import NO_HISTORY, Forecaster
 from ml.nested import before, evaluation_note, scored_folds
 from ml.openness import open_probability, with_openness
@@ -170,6 +170,11 @@ def run_engine(
         failed_share["combo"] = max((failed_share.get(m, 0.0) for m in members), default=0.0)
     excluded = sorted(m for m in names if failed_share.get(m, 0.0) > config.max_failed_share)
     competing = [m for m in names if (m in config.models or m == "combo") and m not in excluded]
+    if not competing:
+        # every model asked for failed on too many series: the fallback serves them all, under
+        # its own name (summary["fallbacks"] says which failed and how often), never a crash
+        log.warning("no model asked for can compete (%s): %s serves", excluded, config.fallback)
+        competing = [config.fallback]
     choose = partial(_choose, bt, names, competing, config)
 
     # the served forecast's choices learn from every fold; each scored fold's evaluation from
@@ -198,11 +203,11 @@ def run_engine(
         needed |= set(members)
     needed.discard("combo")
     # the best global model is always refitted: it is what MLflow registers as the champion
-    globals_ = [m for m in config.models if m in ("lightgbm", "xgboost")]
+    globals_ = [m for m in config.models if m in GLOBAL_MODELS]
     if globals_:
         per_model = selection.attrs["panel_scores"]
         needed.add(min(globals_, key=lambda m: per_model.get(m, np.inf)))
-    fitted, preds, final_failures = {}, {}, {}
+    fitted, preds, final_failures, final_training = {}, {}, {}, {}
     with stage("train + forecast"):
         jobs = [
             job
@@ -220,6 +225,8 @@ def run_engine(
             # fitted in chunks or partitions: keep the first (its params; MLflow's champion)
             fitted.setdefault(name, out.model)
             add_failures(final_failures.setdefault(name, {}), out.failures)
+            if out.training:
+                final_training.setdefault(name, []).append(out.training)
     if "combo" in set(selection["model"]):
         preds["combo"] = np.mean([preds[m] for m in members], axis=0)
     selection = _serve_failed_fits(selection, preds, config.fallback)
@@ -253,6 +260,11 @@ def run_engine(
             f"{len(panel.dates)} days of history hold {len(folds)} fold(s) of {fold_h} days "
             "after 56 training days"
         ),
+    }
+    # each network fit's cost (ml.models.neural): what the budget bought, fold by fold
+    summary["training"] = {
+        m: {"backtest": bt.training.get(m, []), "final": final_training.get(m, [])}
+        for m in dict.fromkeys([*bt.training, *final_training])
     }
     summary["fallbacks"] = {
         m: {

@@ -469,6 +469,23 @@ def test_a_model_that_fails_on_too_many_series_does_not_compete():
     assert "ets" not in set(result.selection["model"])
 
 
+def test_when_every_model_asked_for_fails_too_often_the_fallback_serves_under_its_name():
+    # a bug found by the accuracy bench (AutoETS alone on London at 365 days): with no model
+    # left to compete, selection crashed with a bare StopIteration
+    from tests.ml.synthetic import panel_of
+
+    rng = np.random.default_rng(9)
+    y = rng.poisson(6, (10, 70)).astype(float)
+    y[3:, :60] = np.nan  # 7 of 10 series too short for AutoETS
+    config = EngineConfig(
+        horizon=14, folds=2, fold_horizon=7, fold_step=7, models=("ets",), combo=False, n_jobs=1
+    )
+    result = run_engine(panel_of(y, horizon=14), config)
+    assert result.summary["fallbacks"]["ets"]["excluded_from_selection"] is True
+    assert set(result.selection["model"]) <= {"weekday_mean", "launch_curve"}
+    assert result.forecasts[["yhat", "yhat_lo80", "yhat_hi80"]].notna().all().all()
+
+
 def test_a_run_says_how_many_folds_it_used_and_why():
     from tests.ml.synthetic import panel_of
 
