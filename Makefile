@@ -9,7 +9,7 @@ TIER ?= demo
 comma := ,
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: up down logs stack-config help setup warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-drivers bench-reconcile bench-overrides bench-ui bench-pipeline bench-peer bench-distributed bench
+.PHONY: up down logs stack-config help setup setup-neural test-neural warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-drivers bench-reconcile bench-overrides bench-ui bench-pipeline bench-peer bench-distributed bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,6 +17,10 @@ help:  ## list the targets
 setup:  ## install the locked environment (.venv) with uv
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+
+setup-neural:  ## the same, plus the optional LSTM/TFT extra (CPU torch; see README: LSTM and TFT)
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --extra neural
 
 warehouse: setup  ## start the warehouse (embedded unless DATABASE_URL is set) and print its URL
 	$(RUN) frycast warehouse up
@@ -54,6 +58,10 @@ demo: setup  ## set up, start the warehouse, seed the demo tier, import London, 
 
 test: setup  ## the test suite (real PostgreSQL: DATABASE_URL's server, or the embedded one)
 	$(RUN) pytest -q
+	$(MAKE) --no-print-directory test-neural
+
+test-neural: setup-neural  ## the LSTM/TFT tests, with the neural extra installed (make test runs them)
+	$(RUN) --extra neural pytest -q -m neural
 
 up: .env  ## the full stack in Docker (warehouse, MinIO, MLflow, Prefect, runner, dashboard, docs)
 	docker compose up -d --build

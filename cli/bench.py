@@ -17,7 +17,14 @@ bench_app = typer.Typer(
 
 def model_names(models: str | None) -> list[str] | None:
     """``--models snaive,lightgbm`` as a list of names (None: the settings' models)."""
+    from ml.models import check_models
+
     names = [m.strip() for m in (models or "").split(",") if m.strip()]
+    try:
+        check_models(names)
+    except ValueError as exc:  # a planner's typo or a missing extra: one line, no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     return names or None
 
 
@@ -93,17 +100,41 @@ def accuracy(
             "reported holdout (written to its own results file)"
         ),
     ] = 0,
+    solo: Annotated[
+        str | None,
+        typer.Option(
+            help="models run alone beside (model or model@level, comma-separated; default: "
+            "lightgbm,ets,lstm,tft with the neural extra, else none)"
+        ),
+    ] = None,
+    solo_only: Annotated[
+        bool, typer.Option(help="only the solo models (no hierarchical run, no peers)")
+    ] = False,
 ) -> None:
     """frycast vs statsforecast and mlforecast peers on held-out days (separate databases)."""
     import logging
 
     from bench import accuracy as bench
+    from ml.models import neural_available
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if solo is None:  # the networks next to LightGBM and AutoETS, where the extra is installed
+        solo = "lightgbm,ets,lstm,tft" if neural_available() else ""
+    specs = tuple(x.strip() for x in solo.split(",") if x.strip())
+    model_names(",".join(x.partition("@")[0] for x in specs))  # a typo or missing extra: say so
     scores = bench.run(
-        database_url(), tuple(dataset), tuple(holdout) if holdout else None, before=before
+        database_url(),
+        tuple(dataset),
+        tuple(holdout) if holdout else None,
+        before=before,
+        solo=specs,
+        solo_only=solo_only,
     )
     typer.echo(f"written to {bench.write(scores, before=before)}")
+    if specs:
+        typer.echo(bench.solo_table(scores))
+    if solo_only:
+        return
     typer.echo(bench.format_table(scores))
     typer.echo("\nclaimed (the run's own backtests) vs realised (the held-out days):")
     typer.echo(bench.claimed_vs_realised(scores))

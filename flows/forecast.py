@@ -13,6 +13,7 @@ from frycast.settings import Settings, get_settings
 from frycast.stages import stage
 from ml.engine import EngineConfig, EngineResult, run_engine
 from ml.gaps import bridge_gaps, bridgeable
+from ml.models import GLOBAL_MODELS, NEURAL_MODELS, check_models
 from warehouse.forecast_store import (
     champion_version,
     check_alive,
@@ -53,8 +54,11 @@ def engine_config(settings: Settings, **overrides) -> EngineConfig:
         n_jobs=settings.n_jobs,
         global_partitions=settings.global_partitions,
         drivers=settings.drivers,
+        model_params={m: settings.neural_params() for m in NEURAL_MODELS},
     )
-    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    check_models(cfg.models)  # a neural model without its extra: say so before the run starts
+    return cfg
 
 
 def tracking_uri(url: str, settings: Settings) -> str:
@@ -305,7 +309,7 @@ def _register(tracker, result: EngineResult) -> str | None:
     """Register the global model with the best bottom-level backtest MASE this run (the
     champion candidate: :func:`promote_champion` names it when the run is published)."""
     per_model = result.summary["per_model"]
-    globals_ = [m for m in result.fitted if m in ("lightgbm", "xgboost")]
+    globals_ = [m for m in result.fitted if m in GLOBAL_MODELS]
     if not globals_:
         return None
     best = min(globals_, key=lambda m: per_model[m]["mase"])

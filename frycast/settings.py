@@ -170,6 +170,22 @@ class Settings(BaseSettings):
     prefect_ui_url: str = Field(default="http://127.0.0.1:4200", alias="FRYCAST_PREFECT_UI_URL")
     mlflow_ui_url: str = Field(default="http://127.0.0.1:5000", alias="FRYCAST_MLFLOW_UI_URL")
     dbt_docs_url: str = Field(default="http://127.0.0.1:8080", alias="FRYCAST_DBT_DOCS_URL")
+    # LSTM / TFT (the neural extra): what one fit may cost on 2 cores (ml.models.neural)
+    neural_max_steps: int = Field(
+        default=200, ge=1, alias="FRYCAST_NEURAL_MAX_STEPS", description="optimiser steps per fit"
+    )
+    neural_max_minutes: float = Field(
+        default=10.0, gt=0, alias="FRYCAST_NEURAL_MAX_MINUTES", description="wall time per fit"
+    )
+    neural_batch_size: int = Field(default=64, ge=1, alias="FRYCAST_NEURAL_BATCH_SIZE")
+    neural_hidden_size: int = Field(default=16, ge=2, alias="FRYCAST_NEURAL_HIDDEN_SIZE")
+    neural_encoder_days: int = Field(default=56, ge=7, alias="FRYCAST_NEURAL_ENCODER_DAYS")
+    neural_patience: int = Field(
+        default=3,
+        ge=1,
+        alias="FRYCAST_NEURAL_PATIENCE",
+        description="validations without improvement before training stops",
+    )
     tune_trials: int = Field(default=0, alias="FRYCAST_TUNE_TRIALS")
     tune_timeout_s: int = Field(default=600, alias="FRYCAST_TUNE_TIMEOUT")
     # distributed fits (flows/distributed.py): a Dask scheduler, or a local cluster of N workers
@@ -227,6 +243,17 @@ class Settings(BaseSettings):
         if not self.hierarchy_levels:
             return None
         return tuple(x.strip() for x in self.hierarchy_levels.split(",") if x.strip())
+
+    def neural_params(self) -> dict:
+        """The training budget of the LSTM and TFT (ml.models.neural.NeuralBudget's fields)."""
+        return {
+            "max_steps": self.neural_max_steps,
+            "max_minutes": self.neural_max_minutes,
+            "batch_size": self.neural_batch_size,
+            "hidden_size": self.neural_hidden_size,
+            "encoder_days": self.neural_encoder_days,
+            "patience": self.neural_patience,
+        }
 
     @property
     def model_names(self) -> tuple[str, ...]:

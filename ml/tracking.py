@@ -101,6 +101,13 @@ class Tracker:
         for model, fell in result.summary.get("fallbacks", {}).items():
             metrics[f"{model}.failed_share"] = float(fell["failed_share"])
             metrics[f"{model}.final_failures"] = float(sum(fell["final"].values()))
+        for model, fits in result.summary.get("training", {}).items():
+            for kind, records in fits.items():  # every fit's wall time, steps, validation loss
+                for k, rec in enumerate(records):
+                    tag = f"fold{rec['fold']}" if "fold" in rec else f"final{k}"
+                    for key in ("fit_seconds", "steps", "val_loss", "training_windows"):
+                        if rec.get(key) is not None:
+                            metrics[f"{model}.{kind}.{tag}.{key}"] = float(rec[key])
         if folds := result.summary.get("folds_used"):
             metrics["backtest.folds_used"] = float(folds["used"])
         self.mlflow.log_metrics(metrics)
@@ -135,6 +142,7 @@ class Tracker:
     def register_model(self, model) -> str | None:
         """Log a fitted global model and register it; its version becomes the ``champion`` only
         when the run is published (:func:`set_champion`), so an unpublished run never is."""
+        from ml.models import NEURAL_MODELS
         from ml.models.gbm import LightGBMGlobal, XGBoostGlobal
 
         if isinstance(model, LightGBMGlobal):
@@ -144,6 +152,14 @@ class Tracker:
         elif isinstance(model, XGBoostGlobal):
             info = self.mlflow.xgboost.log_model(
                 model.model_, name="global_model", pip_requirements=["xgboost"]
+            )
+        elif model.name in NEURAL_MODELS and getattr(model, "net_", None) is not None:
+            import mlflow.pytorch
+
+            info = mlflow.pytorch.log_model(
+                model.net_,
+                name="global_model",
+                pip_requirements=["torch==2.13.0+cpu", "pytorch-forecasting>=1.8,<2"],
             )
         else:
             return None

@@ -20,6 +20,16 @@ ALL_MODELS = (
     "tsb",
     "adida",
     "imapa",
+    "lstm",
+    "tft",
+)
+# one network over every series (ml.models.neural): only with the optional extra installed
+NEURAL_MODELS = ("lstm", "tft")
+# the models that learn from every series at once; the best of them is registered in MLflow
+GLOBAL_MODELS = ("lightgbm", "xgboost", *NEURAL_MODELS)
+NEURAL_EXTRA_HINT = (
+    "needs the optional neural extra (CPU torch + pytorch-forecasting): make setup-neural, "
+    "or uv sync --extra neural (README: LSTM and TFT)"
 )
 
 # How each model makes its number, in a planner's words (the explorer says it for a node whose
@@ -46,6 +56,10 @@ RULES = {
     "model per block of restaurants)",
     "lightgbm_group": "LightGBM over the series of this node's product group only",
     "lightgbm_region": "LightGBM over the series of this node's region only",
+    "lstm": "an LSTM network over every series: their past weeks, the calendar, holidays, "
+    "events, discounts and price ahead, and which restaurant, item, group and region it is",
+    "tft": "a Temporal Fusion Transformer over every series: the same inputs as the LSTM, "
+    "weighed by attention",
     "combo": "the mean of the non-baseline models' forecasts",
 }
 
@@ -94,4 +108,34 @@ def build_model(
             LightGBMGlobal, PARTITIONS[name], name, params, max_horizon=max_horizon, seed=seed,
             n_jobs=n_jobs,
         )  # fmt: skip
+    if name in NEURAL_MODELS:
+        return _neural(name, params, max_horizon=max_horizon, seed=seed, n_jobs=n_jobs)
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(ALL_MODELS)}")
+
+
+class NeuralExtraMissing(ValueError):
+    """A neural model was asked for without the optional extra installed."""
+
+
+def neural_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("torch", "pytorch_forecasting"))
+
+
+def check_models(names) -> None:
+    """Raise a planner-readable error for a model that cannot run here (unknown, or neural
+    without the extra), before a run starts rather than minutes into its backtest."""
+    unknown = [m for m in names if m not in ALL_MODELS]
+    if unknown:
+        raise ValueError(f"unknown model {unknown[0]!r}; choose from {', '.join(ALL_MODELS)}")
+    neural = [m for m in names if m in NEURAL_MODELS]
+    if neural and not neural_available():
+        raise NeuralExtraMissing(f"{', '.join(neural)} {NEURAL_EXTRA_HINT}")
+
+
+def _neural(name: str, params: dict | None, **kwargs) -> Forecaster:
+    check_models([name])
+    from ml.models.neural import NeuralGlobal
+
+    return NeuralGlobal(name, params, **kwargs)

@@ -20,6 +20,7 @@ from ml.gbm_features import WindowSums, origin_features, training_frame
 from ml.models import ALL_MODELS, build_model
 from ml.models.base import Forecaster
 from ml.panel import Panel
+from tests.ml.neural import model_cases, params_for
 
 EVERY_HORIZON = np.arange(1, 366)  # the last-year features switch years at h = 361 / 362
 
@@ -174,11 +175,11 @@ def test_the_model_check_passes_a_model_that_reads_only_its_history(tiny_panel):
     assert not forecasts_move_with_future(Last, tiny_panel, 500, 28)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", model_cases(ALL_MODELS))
 def test_model_forecasts_do_not_move_when_the_future_changes(tiny_panel, name):
     # 500 days of history (enough for the yearly naive), 300 perturbed days after it
     def make_model(panel: Panel) -> Forecaster:
-        return build_model(name, max_horizon=28, n_jobs=1, seed=1)
+        return build_model(name, max_horizon=28, n_jobs=1, seed=1, params=params_for(name))
 
     assert not forecasts_move_with_future(make_model, tiny_panel, 500, 28)
 

@@ -10,6 +10,7 @@ import pytest
 
 from ml.models import ALL_MODELS, build_model
 from ml.panel import Panel
+from tests.ml.neural import model_cases, params_for
 from tests.ml.synthetic import panel_of
 
 NAN = np.nan
@@ -21,10 +22,10 @@ def _check(pred: np.ndarray, panel: Panel, h: int) -> None:
     assert (pred >= 0).all()
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", model_cases(ALL_MODELS))
 def test_each_model_fits_and_predicts_a_real_panel(tiny_panel, name):
     y_before = tiny_panel.y.copy()
-    model = build_model(name, max_horizon=28, n_jobs=1).fit(tiny_panel)
+    model = build_model(name, max_horizon=28, n_jobs=1, params=params_for(name)).fit(tiny_panel)
     pred = model.predict(28)
     _check(pred, tiny_panel, 28)
     # the panel is shared: a model must not write into it (e.g. fill closed days in place)
