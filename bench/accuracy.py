@@ -9,6 +9,12 @@ training days: statsforecast's AutoETS, AutoTheta and SeasonalNaive (weekly seas
 LightGBM with standard lags. Every method is scored on the held-out days: bottom-level MASE on all
 days (a closed day is 0 units) and on open days, chain and region MASE (the sums of a peer's
 bottom forecasts), bias by level, pooled wQL and 80 % coverage, and wall time.
+
+``solo`` models run alone through the same engine (their own backtests, conformal calibration and
+fallback; no selection among others, no combo) and are scored the same way: how LSTM and TFT
+(the neural extra) do next to LightGBM and AutoETS. ``model@level`` fits it on that level's
+nodes instead (e.g. restaurant × product group) and carries each node's forecast down to its
+items by their share of its last 28 days' sales.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ from frycast.settings import PROJECT_ROOT, Settings, get_settings
 from ingest.generator import ChainSpec
 from ingest.orders import Restaurant, import_orders
 from ingest.seed import seed
-from ml.engine import EngineConfig, pooled_interval_scores
-from ml.hierarchical import run_hierarchical
+from ml.engine import EngineConfig, pooled_interval_scores, run_engine
+from ml.hierarchical import aggregate_panel, run_hierarchical
 from ml.metrics import mase, seasonal_naive_scale
+from ml.models import NEURAL_MODELS
 from ml.panel import Panel, fill_closed_days
+from ml.reconcile.hierarchy import Hierarchy, levels_named
 from warehouse.dbt import run_dbt
 from warehouse.panel_io import load_panel
 
@@ -81,6 +89,8 @@ class Score:
     # region, and days its restaurant was closed (0 units); NaN when the holdout has none
     mase_holiday: float = float("nan")
     mase_closed: float = float("nan")
+    # solo rows: each fit's training wall time per 1,000 series (the networks' training log)
+    train_seconds_per_1k: float | None = None
 
     @property
     def mase_realised(self) -> float:
@@ -281,6 +291,8 @@ def run(
     holdouts: tuple[int, ...] | None = None,
     settings: Settings | None = None,
     before: int = 0,
+    solo: tuple[str, ...] = (),
+    solo_only: bool = False,
 ) -> list[Score]:
     """Every dataset at its holdouts (``HOLDOUTS``, or ``holdouts`` for all of them). With
     ``before`` > 0 the data end that many days earlier: a tuning split whose held-out days lie
@@ -295,6 +307,10 @@ def run(
             panel = panel.truncate(len(panel.dates) - 1 - before)
         for h in days:
             split = holdout(panel, h)
+            for spec in solo:
+                scores.append(_solo(dataset, split, h, s, spec))
+            if solo_only:
+                continue
             scores.extend(_frycast(dataset, split, h, s))
             for method, label in PEERS.items():
                 started = time.perf_counter()
@@ -352,6 +368,66 @@ def _frycast(dataset: str, split: Holdout, h: int, s: Settings) -> list[Score]:
     log.info("%s h=%d: %s", dataset, h, result.bottom.summary["models_chosen"])
     log.info("%s h=%d backtest by level: %s", dataset, h, result.summary["levels"])
     return out
+
+
+def _solo(dataset: str, split: Holdout, h: int, s: Settings, spec: str) -> Score:
+    """``spec`` (a model, or ``model@level``) alone through the engine, scored on the items."""
+    name, _, level = spec.partition("@")
+    config = EngineConfig(
+        horizon=h,
+        fold_horizon=h,
+        folds=s.backtest_folds,
+        fold_step=s.fold_step,
+        models=(name,),
+        combo=False,
+        seed=s.seed,
+        n_jobs=s.n_jobs,
+        drivers=False,
+        model_params={m: s.neural_params() for m in NEURAL_MODELS},
+    )
+    train = split.train
+    started = time.perf_counter()
+    if not level:
+        result = run_engine(train, config, level_metrics=False, patterns=False)
+        grids = [_node_grid(result.forecasts, col, h) for col in _BAND]
+    else:
+        hier = Hierarchy.from_bottom(train.series, levels_named((level,)))
+        result = run_engine(
+            aggregate_panel(train, hier), config, level_metrics=False, patterns=False
+        )
+        share = _item_share(hier, train.y)
+        grids = [
+            np.asarray(hier.A.T @ _node_grid(result.forecasts, col, h)) * share[:, None]
+            for col in _BAND
+        ]
+    score = _score(dataset, f"{spec} alone", split, *grids, time.perf_counter() - started)
+    fits = [f for kind in result.summary["training"].get(name, {}).values() for f in kind]
+    if fits:
+        score.train_seconds_per_1k = round(
+            float(np.mean([f["fit_seconds"] / f["series"] * 1000 for f in fits])), 1
+        )
+    log.info("%s h=%d %s alone: chosen %s", dataset, h, spec, result.summary["models_chosen"])
+    return score
+
+
+_BAND = ("yhat", "yhat_lo80", "yhat_q50", "yhat_hi80")
+
+
+def _node_grid(forecasts: pd.DataFrame, col: str, h: int) -> np.ndarray:
+    """(node × day) of one column of an engine's forecast (its rows are node by node, in the
+    panel's order); a node no model could forecast counts 0, as the peers' zero-filled ones."""
+    return np.nan_to_num(forecasts[col].to_numpy(dtype=float).reshape(-1, h))
+
+
+def _item_share(hier: Hierarchy, y: np.ndarray, days: int = 28) -> np.ndarray:
+    """Each item's share of its node's sales over the last ``days`` (equal shares where the
+    node sold nothing)."""
+    recent = np.nansum(y[:, -days:], axis=1)
+    node_total = np.asarray(hier.A @ recent).ravel()
+    members = np.asarray(hier.A.sum(axis=1)).ravel()
+    total = np.asarray(hier.A.T @ node_total).ravel()
+    equal = 1.0 / np.maximum(np.asarray(hier.A.T @ members).ravel(), 1)
+    return np.where(total > 0, recent / np.where(total > 0, total, 1.0), equal)
 
 
 COVERAGE_BUCKETS = ((1, 28), (29, 91), (92, 182), (183, 365))
@@ -461,14 +537,38 @@ def format_table(scores: list[Score]) -> str:
     )
     lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     ets = {(x.dataset, x.holdout_days): x.mase for x in scores if x.method.startswith("AutoETS")}
+    ets |= {  # a solo-only run compares with frycast's AutoETS alone
+        (x.dataset, x.holdout_days): x.mase
+        for x in scores
+        if x.method == "ets alone" and (x.dataset, x.holdout_days) not in ets
+    }
     for x in scores:
-        rel = x.mase / ets[(x.dataset, x.holdout_days)] - 1
+        rel = x.mase / ets.get((x.dataset, x.holdout_days), np.nan) - 1
         lines.append(
             f"| {x.dataset} | {x.holdout_days} d | {x.method} | {x.mase:.3f} | {x.mase_open:.3f} "
             f"| {x.region_mase:.3f} | {x.chain_mase:.3f} "
             f"| {x.bias_bottom:+.1%} / {x.bias_region:+.1%} / {x.bias_chain:+.1%} "
             f"| {x.wql:.3f} | {x.coverage_80:.3f} | {x.seconds:.0f} | {rel:+.1%} |"
         )
+    return "\n".join(lines)
+
+
+def solo_table(scores: list[Score]) -> str:
+    """The models alone: accuracy, bands, wall time and the networks' training cost."""
+    lines = [
+        "| dataset | holdout | model (alone) | MASE | bias | wQL | coverage 80% | seconds "
+        "| training s / 1,000 series per fit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for x in scores:
+        if x.method.endswith(" alone"):
+            per_1k = "—" if x.train_seconds_per_1k is None else f"{x.train_seconds_per_1k:,.0f}"
+            lines.append(
+                f"| {x.dataset} | {x.holdout_days} d | {x.method[: -len(' alone')]} "
+                f"| {x.mase:.3f} | {x.bias_bottom:+.1%} | {x.wql:.3f} | {x.coverage_80:.3f} "
+                f"| {x.seconds:.0f} "
+                f"| {per_1k} |"
+            )
     return "\n".join(lines)
 
 
