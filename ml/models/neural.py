@@ -42,7 +42,7 @@ from pytorch_forecasting.models.nn import MultiEmbedding, get_rnn
 from torch import nn
 
 from ml.metrics import seasonal_naive_scale
-from ml.models.base import Forecaster
+from ml.models.base import NO_HISTORY, Forecaster
 from ml.panel import Panel, fill_closed_days
 
 log = logging.getLogger(__name__)
@@ -311,8 +311,10 @@ class NeuralGlobal(Forecaster):
     def predict(self, h: int) -> np.ndarray:
         n = self._panel.n_series
         out = np.full((n, h), np.nan)
+        unseen = self._panel.first_observed() >= len(self._panel.dates)
         if self._short or self.net_ is None:
-            self.failures = {self._short or SHORT: n}
+            counts = {NO_HISTORY: int(unseen.sum()), self._short or SHORT: int((~unseen).sum())}
+            self.failures = {why: k for why, k in counts.items() if k}
             return out
         frame = self._frame
         last = len(self._panel.dates) - 1 + h
@@ -344,8 +346,12 @@ class NeuralGlobal(Forecaster):
         out[rows] = q[:, :h, QUANTILES.index(0.5)]
         self.quantiles_ = np.full((n, h, len(QUANTILES)), np.nan)
         self.quantiles_[rows] = q[:, :h]
-        missing = n - len(rows)
-        self.failures = {SHORT: missing} if missing else {}
+        # a series with no day before the origin is nobody's failure (the engine does not hold
+        # it against the model); one with too few days for the encoder is the network's
+        missing = np.ones(n, dtype=bool)
+        missing[rows] = False
+        counts = {NO_HISTORY: int((missing & unseen).sum()), SHORT: int((missing & ~unseen).sum())}
+        self.failures = {why: k for why, k in counts.items() if k}
         return np.maximum(out, 0.0)
 
 
@@ -356,8 +362,8 @@ def long_frame(panel: Panel, h: int) -> pd.DataFrame:
     seasonal-naive MAE (MASE counts every series in its own units, as the GBMs' weights do)."""
     n, t_hist = panel.n_series, len(panel.dates)
     total = t_hist + h
-    first = panel.first_observed()
-    grid = np.arange(total)[None, :] >= first[:, None]
+    first = panel.first_observed()  # len(dates) for a series with no history: no rows
+    grid = (np.arange(total)[None, :] >= first[:, None]) & (first < t_hist)[:, None]
     series, t = np.nonzero(grid)
     y = np.zeros((n, total))
     y[:, :t_hist] = np.nan_to_num(fill_closed_days(panel.y), nan=0.0)
