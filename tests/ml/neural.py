@@ -12,7 +12,7 @@ FAST = {
     "max_steps": 30,
     "val_every": 10,
     "patience": 2,
-    "hidden_size": 8,
+    "hidden_size": 16,
     "encoder_days": 28,
     "val_days": 28,
     "batch_size": 64,
