@@ -111,8 +111,8 @@ bench-load: setup  ## load benchmark: medium and chain tiers vs plain COPY (slow
 bench-import: setup  ## import a 100 MB daily file and a 100 MB order export: time, peak RSS (<= 500 MB)
 	$(RUN) frycast bench import
 
-bench-accuracy: setup  ## accuracy: frycast vs statsforecast and mlforecast peers on held-out days (London, demo, a closing chain)
-	$(RUN) frycast bench accuracy --dataset london --dataset demo --dataset closing
+bench-accuracy: setup-neural  ## accuracy: frycast vs statsforecast and mlforecast peers on held-out days (London, demo, a closing chain), and LSTM and TFT alone beside LightGBM and AutoETS (installs the neural extra)
+	$(RUN) --extra neural frycast bench accuracy --dataset london --dataset demo --dataset closing
 
 bench-drivers: setup  ## the drivers' (TreeSHAP) cost beside LightGBM's prediction, medium tier
 	$(RUN) frycast bench drivers --tier medium
