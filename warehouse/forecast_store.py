@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 
+import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from frycast.stages import stage
@@ -192,8 +195,9 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
     values = result.forecasts.assign(run_id=run_id)
     if "p_open" not in values:  # a result without open/closed days: unknown, not a number
         values["p_open"] = None
+    with stage("write forecast_values"):
+        counts = {"forecast.forecast_values": write_values(url, run_id, values)}
     frames = {
-        "forecast.forecast_values": (VALUE_COLUMNS, values),
         "forecast.feature_importances": (IMPORTANCE_COLUMNS, importances),
         "forecast.backtest_metrics": (METRIC_COLUMNS, result.metrics.assign(run_id=run_id)),
         "forecast.model_selection": (SELECTION_COLUMNS, sel),
@@ -202,12 +206,77 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
         "forecast.backtest_error_patterns": (PATTERN_COLUMNS, patterns),
         "forecast.adjustment_weights": (WEIGHT_COLUMNS, weights),
     }
-    counts = {}
     with psycopg.connect(url) as conn:
         for table, (cols, frame) in frames.items():
             with stage(f"write {table.split('.')[1]}"):
                 counts[table] = copy_frames(conn, table, cols, _chunks(frame[cols]))
     return counts
+
+
+# COPY sessions filling a run's partition at once: on 2 cores one session's CSV encoding (the
+# client) and another's parsing and writing (the server) overlap
+COPY_STREAMS = 2
+VALUE_KEY = "run_id, level, node_key, reconciled, forecast_date"  # forecast_values' primary key
+
+
+def values_partition(run_id: int) -> sql.Identifier:
+    return sql.Identifier("forecast", f"forecast_values_r{int(run_id)}")
+
+
+def write_values(url: str, run_id: int, values: pd.DataFrame, streams: int = COPY_STREAMS) -> int:
+    """A run's forecast rows as its own partition of ``forecast.forecast_values``: a bare table
+    (no index, no key) filled by ``streams`` COPY sessions at once, then, in one transaction, its
+    primary key (one sorted index build instead of an index insert per row), a check that it
+    holds this run only (so attaching it reads nothing to prove it) and the attach. Readers
+    never see a run half written; a failed write leaves no table behind."""
+    part = values_partition(run_id)
+    name = f"forecast.forecast_values_r{int(run_id)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop table if exists {}").format(part))
+        conn.execute(
+            sql.SQL("create table {} (like forecast.forecast_values including defaults)").format(
+                part
+            )
+        )
+    try:
+        parts = [values.iloc[rows] for rows in np.array_split(np.arange(len(values)), streams)]
+        with ThreadPoolExecutor(streams) as pool:
+            rows = sum(pool.map(lambda frame: _copy_into(url, name, frame), parts))
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                sql.SQL(
+                    "alter table {part} add primary key ({key}),"
+                    " add constraint {check} check (run_id = {run})"
+                ).format(
+                    part=part,
+                    key=sql.SQL(VALUE_KEY),
+                    check=sql.Identifier(f"forecast_values_r{int(run_id)}_run"),
+                    run=sql.Literal(int(run_id)),
+                )
+            )
+            conn.execute(
+                sql.SQL(
+                    "alter table forecast.forecast_values attach partition {} for values in ({})"
+                ).format(part, sql.Literal(int(run_id)))
+            )
+            conn.execute(sql.SQL("analyze {}").format(part))  # the marts' plans need its stats
+    except BaseException:
+        drop_values(url, run_id)
+        raise
+    return rows
+
+
+def _copy_into(url: str, table: str, frame: pd.DataFrame) -> int:
+    with psycopg.connect(url) as conn:
+        return copy_frames(conn, table, VALUE_COLUMNS, _chunks(frame[VALUE_COLUMNS]))
+
+
+def drop_values(url: str, run_id: int) -> None:
+    """A run's forecast rows go with their partition (rows written by hand into the default
+    partition, or kept from before the partitions, are deleted)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop table if exists {}").format(values_partition(run_id)))
+        conn.execute("delete from forecast.forecast_values where run_id = %s", (run_id,))
 
 
 def _chunks(frame: pd.DataFrame, size: int = 500_000):
@@ -392,9 +461,9 @@ def published_run(url: str) -> int | None:
 
 def delete_run_rows(url: str, run_id: int) -> None:
     """Forget what a run wrote (to redo a step idempotently); the run row stays."""
+    drop_values(url, run_id)
     with psycopg.connect(url) as conn:
         for table in (
-            "forecast_values",
             "backtest_metrics",
             "model_selection",
             "interval_calibration",

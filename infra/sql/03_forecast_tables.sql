@@ -14,29 +14,57 @@ create table if not exists forecast.forecast_runs (
     message       text
 );
 
--- One row per node of the hierarchy and day. Issue 3 writes the bottom level (restaurant × SKU);
--- reconciliation adds the aggregate levels.
-create table if not exists forecast.forecast_values (
-    run_id        bigint  not null references forecast.forecast_runs (run_id) on delete cascade,
-    level         text    not null,       -- 'restaurant_sku', 'restaurant', 'region', 'chain', ...
-    node_key      text    not null,       -- e.g. 'R0001/S0007' at the bottom, 'chain' at the top
-    restaurant_id text,
-    sku_id        text,
-    product_group text,
-    region        text,
-    forecast_date date    not null,
-    yhat          double precision not null,  -- point forecast
-    yhat_q50      double precision,           -- calibrated median
-    yhat_lo80     double precision,           -- calibrated 0.1 quantile
-    yhat_hi80     double precision,           -- calibrated 0.9 quantile
-    model         text    not null,
-    reconciled    boolean not null default false,
-    p_open        double precision,           -- chance the restaurant opens (ml/openness.py)
-    primary key (run_id, level, node_key, reconciled, forecast_date)
-);
-
--- warehouses created before closed days were forecast
-alter table forecast.forecast_values add column if not exists p_open double precision;
+-- One row per node of the hierarchy and day, partitioned by run: a run's rows are COPY'd into a
+-- table of their own with no index, which gets its key and joins this one as the partition for
+-- that run in one transaction (warehouse/forecast_store.py: as fast as a plain COPY); a run's rows
+-- go with its table, not row by row. Rows written otherwise (by hand) land in the default
+-- partition, forecast_values_other.
+alter table if exists forecast.forecast_values add column if not exists p_open double precision;
+do $$
+declare
+    ddl constant text := $ddl$
+        create table forecast.forecast_values (
+            run_id        bigint  not null
+                          references forecast.forecast_runs (run_id) on delete cascade,
+            level         text    not null,  -- 'restaurant_sku', 'restaurant', 'chain', ...
+            node_key      text    not null,  -- 'R0001/S0007' at the bottom, 'chain' at the top
+            restaurant_id text,
+            sku_id        text,
+            product_group text,
+            region        text,
+            forecast_date date    not null,
+            yhat          double precision not null,  -- point forecast
+            yhat_q50      double precision,           -- calibrated median
+            yhat_lo80     double precision,           -- calibrated 0.1 quantile
+            yhat_hi80     double precision,           -- calibrated 0.9 quantile
+            model         text    not null,
+            reconciled    boolean not null default false,
+            p_open        double precision,           -- chance the restaurant opens
+            primary key (run_id, level, node_key, reconciled, forecast_date)
+        ) partition by list (run_id)$ddl$;
+    runs text;
+begin
+    if to_regclass('forecast.forecast_values') is null then
+        execute ddl;
+    elsif (select relkind from pg_class where oid = 'forecast.forecast_values'::regclass) = 'r' then
+        -- a warehouse from before the partitions: its rows become the partition of their runs
+        alter table forecast.forecast_values rename to forecast_values_unpartitioned;
+        alter table forecast.forecast_values_unpartitioned
+            rename constraint forecast_values_pkey to forecast_values_unpartitioned_pkey;
+        execute ddl;
+        select string_agg(distinct run_id::text, ',') into runs
+          from forecast.forecast_values_unpartitioned;
+        if runs is null then
+            drop table forecast.forecast_values_unpartitioned;
+        else
+            execute format('alter table forecast.forecast_values attach partition '
+                           'forecast.forecast_values_unpartitioned for values in (%s)', runs);
+        end if;
+    end if;
+end
+$$;
+create table if not exists forecast.forecast_values_other
+    partition of forecast.forecast_values default;
 
 -- Expanding-window backtest scores: per node, model and fold (fold 0 is the most recent origin).
 create table if not exists forecast.backtest_metrics (
