@@ -9,7 +9,7 @@ TIER ?= demo
 comma := ,
 LONDON := ../shared/data/london_takeaway
 
-.PHONY: up down logs stack-config help setup setup-neural test-neural warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-drivers bench-reconcile bench-overrides bench-ui bench-pipeline bench-peer bench-distributed bench
+.PHONY: up down logs stack-config help setup setup-neural test-neural warehouse warehouse-down seed import-london build demo test lint format docs ui prefect-ui serve bench-load bench-import bench-accuracy bench-drivers bench-reconcile bench-overrides bench-write bench-ui bench-pipeline bench-peer bench-distributed bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -119,6 +119,9 @@ bench-drivers: setup  ## the drivers' (TreeSHAP) cost beside LightGBM's predicti
 
 bench-reconcile: setup  ## reconciliation at 10k / 20k / 100k bottom series vs hierarchicalforecast
 	$(RUN) frycast bench reconcile --size 10k --size 20k --size 100k
+
+bench-write: setup  ## the forecast write (8 M rows): partitioned, as before, and a plain COPY of the same rows
+	$(RUN) frycast bench write --nodes 11000
 
 bench-overrides: setup  ## 1,000 planners' overrides applied at the medium tier's size, beside the plain reconciliation
 	$(RUN) frycast bench overrides --restaurants 100 --n 1000

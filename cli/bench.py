@@ -28,6 +28,23 @@ def model_names(models: str | None) -> list[str] | None:
     return names or None
 
 
+@bench_app.command("write")
+def write_bench(
+    nodes: Annotated[
+        int, typer.Option(help="nodes × 365 days × base and reconciled rows")
+    ] = 11_000,
+) -> None:
+    """The forecast write: partitioned (now), single-stream keyed (before), plain COPY."""
+    from bench import write
+
+    r = write.run(database_url(), nodes)
+    typer.echo(
+        f"{r.rows:,} rows: partitioned write {r.partitioned_s} s ({r.partitioned_vs_plain}× a "
+        f"plain COPY), single stream into the keyed table {r.single_stream_keyed_s} s "
+        f"({r.single_stream_vs_plain}×), plain COPY of the CSV {r.plain_copy_s} s"
+    )
+
+
 @bench_app.command("overrides")
 def overrides_bench(
     restaurants: Annotated[int, typer.Option(help="restaurants × 100 SKUs (100: medium)")] = 100,
