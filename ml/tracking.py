@@ -156,9 +156,13 @@ class Tracker:
         elif model.name in NEURAL_MODELS and getattr(model, "net_", None) is not None:
             import mlflow.pytorch
 
+            # MLflow 3 defaults to "pt2" (torch.export), which traces forward() on an example of
+            # tensors; a pytorch-forecasting network takes a dict of them: pickled instead
+            # (mlflow.pytorch.log_model's serialization_format, MLflow 3.x docstring)
             info = mlflow.pytorch.log_model(
                 model.net_,
                 name="global_model",
+                serialization_format="pickle",
                 pip_requirements=["torch==2.13.0+cpu", "pytorch-forecasting>=1.8,<2"],
             )
         else:
