@@ -174,3 +174,19 @@ def test_a_warehouse_from_before_the_partitions_keeps_its_runs(blank_warehouse):
     new = open_run(url, 30, {})
     write_values(url, new, _values(new))
     assert scalar(url, "select count(distinct run_id) from forecast.forecast_values") == 3
+
+
+def test_the_write_benchmark_writes_the_same_rows_three_ways(server_url, tmp_path, monkeypatch):
+    from bench import results, write
+
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(write, "write_results", lambda name, payload: None)
+    r = write.run(server_url, nodes=20)
+    assert r.rows == 20 * 365 * 2
+    url = f"{server_url.rsplit('/', 1)[0]}/frycast_bench_write"
+    counts = [
+        scalar(url, f"select count(*) from forecast.{t}")
+        for t in ("forecast_values", "bench_single", "bench_plain")
+    ]
+    assert counts == [r.rows] * 3
+    assert r.partitioned_s > 0 and r.partitioned_vs_plain > 0
