@@ -175,6 +175,7 @@ def _forecast(
                 with stage("mlflow"):
                     tracker.log_engine(bottom)
                     if bottom is not result:
+                        tracker.log_aggregate_training(result.aggregate)
                         tracker.log_reconciliation(result.summary)
                     version = _register(tracker, bottom)
         if hasattr(result, "bottom") and result.summary["coherence_error"] > COHERENCE_TOLERANCE:

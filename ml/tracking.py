@@ -101,13 +101,7 @@ class Tracker:
         for model, fell in result.summary.get("fallbacks", {}).items():
             metrics[f"{model}.failed_share"] = float(fell["failed_share"])
             metrics[f"{model}.final_failures"] = float(sum(fell["final"].values()))
-        for model, fits in result.summary.get("training", {}).items():
-            for kind, records in fits.items():  # every fit's wall time, steps, validation loss
-                for k, rec in enumerate(records):
-                    tag = f"fold{rec['fold']}" if "fold" in rec else f"final{k}"
-                    for key in ("fit_seconds", "steps", "val_loss", "training_windows"):
-                        if rec.get(key) is not None:
-                            metrics[f"{model}.{kind}.{tag}.{key}"] = float(rec[key])
+        metrics |= training_metrics(result.summary.get("training", {}))
         if folds := result.summary.get("folds_used"):
             metrics["backtest.folds_used"] = float(folds["used"])
         self.mlflow.log_metrics(metrics)
@@ -127,6 +121,12 @@ class Tracker:
                         {f"{name}.importance.{k}": float(v) for k, v in imp.items()}
                     )
             self.mlflow.log_artifacts(str(d), artifact_path="engine")
+
+    def log_aggregate_training(self, aggregate) -> None:
+        """The aggregate levels' engine's network fits (a hierarchical run fits them apart)."""
+        metrics = training_metrics(aggregate.summary.get("training", {}), "aggregate.")
+        if metrics:
+            self.mlflow.log_metrics(metrics)
 
     def log_reconciliation(self, summary: dict) -> None:
         """Backtest MASE and 80% coverage per level, before and after reconciliation."""
@@ -170,6 +170,19 @@ class Tracker:
         version = self.mlflow.register_model(info.model_uri, REGISTERED_MODEL)
         self.client.set_model_version_tag(REGISTERED_MODEL, version.version, "model", model.name)
         return str(version.version)
+
+
+def training_metrics(training: dict, prefix: str = "") -> dict[str, float]:
+    """Every network fit's wall time, steps, validation loss and windows, fold by fold."""
+    metrics = {}
+    for model, fits in training.items():
+        for kind, records in fits.items():
+            for k, rec in enumerate(records):
+                tag = f"fold{rec['fold']}" if "fold" in rec else f"final{k}"
+                for key in ("fit_seconds", "steps", "val_loss", "training_windows"):
+                    if rec.get(key) is not None:
+                        metrics[f"{prefix}{model}.{kind}.{tag}.{key}"] = float(rec[key])
+    return metrics
 
 
 def set_champion(tracking_uri: str, version: str) -> None:

@@ -205,6 +205,10 @@ def test_a_run_with_the_networks_writes_their_scores_and_registers_the_winner(
     }
     for name in NEURAL_MODELS:
         assert {f"{name}.backtest.fold0.fit_seconds", f"{name}.backtest.fold1.steps"} <= keys
+        # and the aggregate levels' own fits (a hierarchical run trains them apart)
+        assert f"aggregate.{name}.backtest.fold0.fit_seconds" in keys
+    # (a final fit only for a network some node uses, and the best global model)
+    assert any(k.startswith("aggregate.") and ".final.final0." in k for k in keys)
     assert report.model_version
     tag = query(
         tiny_warehouse,
