@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.conftest import query, scalar
-from warehouse.db import apply_infra
+from warehouse.db import OWNER, READER, apply_infra, login_url, reader_url
 from warehouse.forecast_store import (
     VALUE_COLUMNS,
     delete_run_rows,
@@ -134,6 +134,44 @@ def test_rows_written_by_hand_land_in_the_default_partition_and_go_with_the_run(
     assert scalar(url, "select count(*) from forecast.forecast_values_other") == 1
     delete_run_rows(url, run_id)
     write_values(url, run_id, _values(run_id))  # the default holds none of its rows: attaches
+    assert scalar(url, "select count(*) from forecast.forecast_values_other") == 0
+
+
+def test_the_reader_login_cannot_write_a_run_partition_directly(blank_warehouse):
+    """A run's partition is a table of its own: the reader login may read the run through the
+    parent, but cannot write, empty, drop or add a partition, whatever table it names."""
+    url = blank_warehouse
+    owner = login_url(url, OWNER)
+    run_id = open_run(owner, 30, {})
+    write_values(owner, run_id, _values(run_id))  # as the pipeline writes: the owner login
+    part = f"forecast.forecast_values_r{run_id}"
+    assert scalar(url, "select tableowner from pg_tables where schemaname = 'forecast'"
+                  " and tablename = %s", (part.split(".")[1],)) == OWNER  # fmt: skip
+    attempts = [
+        f"insert into {part} select * from {part} limit 1",
+        f"update {part} set yhat = 0",
+        f"delete from {part}",
+        f"truncate {part}",
+        f"drop table {part}",
+        f"alter table forecast.forecast_values detach partition {part}",
+        "insert into forecast.forecast_values_other (run_id, level, node_key, forecast_date,"
+        f" yhat, model) values ({run_id}, 'chain', 'chain', '2026-01-01', 1, 'x')",
+        "create table forecast.forecast_values_r999999 partition of forecast.forecast_values"
+        " for values in (999999)",
+    ]
+    before = scalar(url, f"select sum(yhat) from {part}")
+    for statement in attempts:
+        with psycopg.connect(reader_url(url), autocommit=True) as conn:
+            assert conn.execute("select current_user").fetchone()[0] == READER
+            # the login's read-only default off, as a user may: the privileges must refuse
+            conn.execute("set default_transaction_read_only = off")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with psycopg.connect(reader_url(url)) as conn:
+        assert conn.execute(
+            "select sum(yhat) from forecast.forecast_values where run_id = %s", (run_id,)
+        ).fetchone()[0] == pytest.approx(before)
+    assert scalar(url, f"select count(*) from {part}") == 50 * 30
     assert scalar(url, "select count(*) from forecast.forecast_values_other") == 0
 
 
