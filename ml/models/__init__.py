@@ -78,6 +78,7 @@ def build_model(
     name: str, *, max_horizon: int = 365, seed: int = 0, n_jobs: int = 2, params: dict | None = None
 ) -> Forecaster:
     """A fresh, unfitted model called ``name`` (one of ``ALL_MODELS``)."""
+    check_models([name])
     from ml.models.gbm import LightGBMGlobal, PartitionedGBM, XGBoostGlobal
     from ml.models.intermittent import KINDS, IntermittentForecaster
     from ml.models.launch import LaunchCurve
@@ -108,9 +109,11 @@ def build_model(
             LightGBMGlobal, PARTITIONS[name], name, params, max_horizon=max_horizon, seed=seed,
             n_jobs=n_jobs,
         )  # fmt: skip
-    if name in NEURAL_MODELS:
-        return _neural(name, params, max_horizon=max_horizon, seed=seed, n_jobs=n_jobs)
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(ALL_MODELS)}")
+    if name in NEURAL_MODELS:  # the extra is installed: check_models said so
+        from ml.models.neural import NeuralGlobal
+
+        return NeuralGlobal(name, params, max_horizon=max_horizon, seed=seed, n_jobs=n_jobs)
+    raise NotImplementedError(f"{name!r} is in ALL_MODELS but build_model cannot build it")
 
 
 class NeuralExtraMissing(ValueError):
@@ -132,10 +135,3 @@ def check_models(names) -> None:
     neural = [m for m in names if m in NEURAL_MODELS]
     if neural and not neural_available():
         raise NeuralExtraMissing(f"{', '.join(neural)} {NEURAL_EXTRA_HINT}")
-
-
-def _neural(name: str, params: dict | None, **kwargs) -> Forecaster:
-    check_models([name])
-    from ml.models.neural import NeuralGlobal
-
-    return NeuralGlobal(name, params, **kwargs)
