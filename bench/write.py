@@ -20,7 +20,7 @@ import psycopg
 
 from bench.results import fresh_database, write_results
 from warehouse.copy import copy_frames, to_csv_bytes
-from warehouse.forecast_store import VALUE_COLUMNS, _chunks, open_run, write_values
+from warehouse.forecast_store import VALUE_COLUMNS, chunks, open_run, write_values
 
 
 @dataclass
@@ -79,7 +79,7 @@ def run(server_url: str, nodes: int = 11_000) -> WriteBenchmark:
     # (2) before: one session, CSV encoded on the way, into the keyed table
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
-        copy_frames(conn, "forecast.bench_single", VALUE_COLUMNS, _chunks(values))
+        copy_frames(conn, "forecast.bench_single", VALUE_COLUMNS, chunks(values))
         conn.commit()
         single = time.perf_counter() - started
     # (3) the yardstick: the same rows already CSV, one COPY into the keyed table

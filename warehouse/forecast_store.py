@@ -209,7 +209,7 @@ def write_results(url: str, run_id: int, result) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         for table, (cols, frame) in frames.items():
             with stage(f"write {table.split('.')[1]}"):
-                counts[table] = copy_frames(conn, table, cols, _chunks(frame[cols]))
+                counts[table] = copy_frames(conn, table, cols, chunks(frame[cols]))
     return counts
 
 
@@ -268,7 +268,7 @@ def write_values(url: str, run_id: int, values: pd.DataFrame, streams: int = COP
 
 def _copy_into(url: str, table: str, frame: pd.DataFrame) -> int:
     with psycopg.connect(url) as conn:
-        return copy_frames(conn, table, VALUE_COLUMNS, _chunks(frame[VALUE_COLUMNS]))
+        return copy_frames(conn, table, VALUE_COLUMNS, chunks(frame[VALUE_COLUMNS]))
 
 
 def drop_values(url: str, run_id: int) -> None:
@@ -279,7 +279,7 @@ def drop_values(url: str, run_id: int) -> None:
         conn.execute("delete from forecast.forecast_values where run_id = %s", (run_id,))
 
 
-def _chunks(frame: pd.DataFrame, size: int = 500_000):
+def chunks(frame: pd.DataFrame, size: int = 500_000):
     for start in range(0, len(frame), size):
         yield frame.iloc[start : start + size]
 
