@@ -289,7 +289,9 @@ class NeuralGlobal(Forecaster):
             "training_windows": len(self.dataset_),
             "n_parameters": sum(p.numel() for p in self.net_.parameters()),
         }
-        self._frame = frame
+        # predict() reads the last encoder window and the horizon only: keep those rows, not the
+        # whole history (the network's normaliser reads the encoder window alone)
+        self._frame = frame[frame["time_idx"] > origin - b.encoder_days].copy()
         return self
 
     def _network(self, ds: TimeSeriesDataSet):
