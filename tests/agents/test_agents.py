@@ -29,8 +29,8 @@ def run_with_bad_data(blank_warehouse):
             """insert into forecast.dq_results
                (run_id, source, check_name, table_name, severity, success, observed) values
                (%s, 'great_expectations',
-                'raw_daily_sales.expect_column_values_to_be_between[units]',
-                'raw.daily_sales', 'critical', false, '1 unexpected'),
+                'raw_daily_sales.expect_column_max_to_be_between[rows_with_negative_units]',
+                'raw.daily_sales', 'critical', false, '1'),
                (%s, 'dbt', 'unique_dim_sku_sku_id', 'dim_sku', 'critical', true, null)""",
             (run_id, run_id),
         )
@@ -80,7 +80,7 @@ def test_the_loop_runs_tools_survives_errors_and_stores_its_verdict(run_with_bad
         (run_id,),
     )
     first, malformed, write, read = (r[0] for r in results)
-    assert not first["is_error"] and "1 unexpected" in first["content"]
+    assert not first["is_error"] and "[rows_with_negative_units]" in first["content"]
     assert malformed["is_error"] and "missing ['query'], unknown ['q']" in malformed["content"]
     assert write["is_error"] and "only a SELECT runs here (this is DELETE)" in write["content"]
     assert not read["is_error"] and '"rows": [[2]]' in read["content"]

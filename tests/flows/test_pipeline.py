@@ -346,11 +346,12 @@ def test_a_critical_data_quality_failure_halts_before_training(warehouse, first)
         checked = query(
             warehouse,
             "select table_name, observed from forecast.dq_results where run_id = %s"
-            " and check_name = 'raw_daily_sales.expect_column_values_to_be_between[units]'",
+            " and check_name ="
+            " 'raw_daily_sales.expect_column_max_to_be_between[rows_with_negative_units]'",
             (run_id,),
         )[0]
         # the run checked the new batch's rows, not the ones the first run had checked
-        assert checked == (f"raw.daily_sales (batch {batch})", "1 unexpected")
+        assert checked == (f"raw.daily_sales (batch {batch})", "1")  # one row
         assert published_run(warehouse) == served
     finally:
         with query_conn(warehouse) as conn:
