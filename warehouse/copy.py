@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -61,3 +63,50 @@ def copy_query_frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
     if buf.getbuffer().nbytes == 0:
         return pd.DataFrame()
     return pacsv.read_csv(buf).to_pandas()
+
+
+# COPY's binary format (PostgreSQL docs, "COPY", Binary Format): a 19-byte header (signature,
+# flags, extension length); per row a 16-bit field count and, per field, a 32-bit length and the
+# value in network byte order. An int4[] value (array_send): ndim, has-nulls flag, element type,
+# then per dimension its size and lower bound, then per element a 32-bit length and the int4.
+BINARY_HEADER = 19
+
+
+def copy_int4_arrays(conn: psycopg.Connection, query: str) -> tuple[np.ndarray, list, list]:
+    """A query of rows (int4 key, int4[] a, int4[] b), none null and no null element, through
+    binary COPY: the keys, and each row's two arrays as numpy. One message per row reaches
+    Python, so a query that aggregates millions of values into a few thousand rows is read with
+    no per-value Python (COPY sends one message per row: 25 M rows cost 16 s in the loop alone)."""
+    keys, firsts, seconds = [], [], []
+    with conn.cursor().copy(f"copy ({query}) to stdout (format binary)") as copy:
+        for i, message in enumerate(copy):
+            data = memoryview(message)
+            if i == 0:
+                data = data[BINARY_HEADER:]
+            if len(data) == 2:  # the trailer (-1): the last message; read on so COPY completes
+                continue
+            (fields,) = struct.unpack_from(">h", data, 0)
+            key_len, key = struct.unpack_from(">ii", data, 2)
+            if fields != 3 or key_len != 4:
+                raise ValueError(f"binary COPY: expected (int4, int4[], int4[]) rows, got {fields}")
+            offset = 10
+            arrays = []
+            for _ in range(2):
+                (length,) = struct.unpack_from(">i", data, offset)
+                arrays.append(_int4_array(data[offset + 4 : offset + 4 + length]))
+                offset += 4 + length
+            keys.append(key)
+            firsts.append(arrays[0])
+            seconds.append(arrays[1])
+    return np.asarray(keys, dtype=np.int64), firsts, seconds
+
+
+def _int4_array(value: memoryview) -> np.ndarray:
+    ndim, has_nulls, _ = struct.unpack_from(">iii", value, 0)
+    if ndim == 0:
+        return np.empty(0, dtype=np.int32)
+    if ndim != 1 or has_nulls:
+        raise ValueError("binary COPY: expected a one-dimensional int4[] without nulls")
+    (n,) = struct.unpack_from(">i", value, 12)
+    pairs = np.frombuffer(value, dtype=">i4", offset=20, count=2 * n)  # (length 4, value) pairs
+    return pairs[1::2].astype(np.int32)

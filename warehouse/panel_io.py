@@ -10,7 +10,7 @@ import psycopg
 from scipy import sparse
 
 from ml.panel import CALENDAR_COLUMNS, Panel, event_proximity
-from warehouse.copy import copy_query_frame
+from warehouse.copy import copy_int4_arrays, copy_query_frame
 
 STALE_AFTER_DAYS = 28  # a restaurant silent for longer is not forecast from the common origin
 
@@ -54,8 +54,9 @@ def load_panel(
         s["last_day"] = pd.to_datetime(s["last_day"]).dt.date
         first, last = s["first_day"].min(), s["last_day"].max()
         # History as (series number, day number, units): the series are numbered in the order
-        # above, so the panel needs no key lookup for 28 M rows.
-        history = copy_query_frame(
+        # above, so the panel needs no key lookup. Each series comes as one row of two arrays
+        # (its days, its units) in binary: 28 M values reach numpy with no per-row Python.
+        keys, day_nos, units = copy_int4_arrays(
             conn,
             "with numbered as ("
             " select restaurant_id, sku_id,"
@@ -64,12 +65,23 @@ def load_panel(
             f" where ({_text_array_literal(restaurants)} is null"
             f" or restaurant_id = any({_text_array_literal(restaurants)}))"
             + (" and is_active" if active_only else "")
-            + ") select numbered.series_no, (sales.sale_date - date '"
-            + str(first)
-            + "') as day_no, sales.units"
+            # grouped in the join's order (restaurant, SKU), so no sort; both arrays are filled
+            # by one aggregate pass, so they line up
+            + ") select min(numbered.series_no),"
+            " array_agg((sales.sale_date - date '" + str(first) + "')::int),"
+            " array_agg(sales.units::int)"
             " from features.feat_daily_sales as sales"
             " inner join numbered using (restaurant_id, sku_id)"
-            " where sales.units is not null",
+            " where sales.units is not null"
+            " group by sales.restaurant_id, sales.sku_id",
+        )
+        lengths = [len(d) for d in day_nos]
+        history = pd.DataFrame(
+            {
+                "series_no": np.repeat(keys, lengths),
+                "day_no": np.concatenate(day_nos) if day_nos else np.empty(0, np.int32),
+                "units": np.concatenate(units) if units else np.empty(0, np.int32),
+            }
         )
         calendar = copy_query_frame(
             conn,

@@ -6,6 +6,8 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
+import psycopg
 import pytest
 
 from ingest.daily import import_daily
@@ -278,3 +280,41 @@ def test_a_reseed_rebuilds_the_incremental_tables_in_full(built):
     incremental = _sales(built)
     assert run_dbt(["build", "--select", "+feat_daily_sales", "--full-refresh"], built).success
     assert _sales(built) == incremental
+
+
+def test_the_panel_holds_every_unit_of_the_mart_in_its_place(built):
+    """The history arrives as one binary row of arrays per series: every (series, day) cell of
+    the panel is the mart's units, and a day without units stays unknown (NaN)."""
+    panel = load_panel(built, horizon=28, stale_after_days=None, active_only=False)
+    rows = query(
+        built,
+        "select restaurant_id, sku_id, sale_date, units from features.feat_daily_sales"
+        " where units is not null",
+    )
+    keys = zip(panel.series["restaurant_id"], panel.series["sku_id"], strict=True)
+    index = {k: i for i, k in enumerate(keys)}
+    expected = np.full(panel.y.shape, np.nan)
+    first = panel.dates[0].date()
+    for restaurant, sku, day, units in rows:
+        expected[index[(restaurant, sku)], (day - first).days] = units
+    np.testing.assert_array_equal(panel.y, expected)
+    assert np.nansum(panel.y) == sum(r[3] for r in rows) > 0
+
+
+def test_binary_arrays_are_read_exactly_and_nulls_are_refused(built):
+    from warehouse.copy import copy_int4_arrays
+
+    with psycopg.connect(built) as conn:
+        keys, a, b = copy_int4_arrays(
+            conn,
+            "select k, array[k, -k, 2147483647], array[]::int[] from generate_series(0, 2) as k",
+        )
+        assert keys.tolist() == [0, 1, 2]
+        assert [x.tolist() for x in a] == [
+            [0, 0, 2147483647],
+            [1, -1, 2147483647],
+            [2, -2, 2147483647],
+        ]
+        assert [x.tolist() for x in b] == [[], [], []]
+        with pytest.raises(ValueError, match="without nulls"):
+            copy_int4_arrays(conn, "select 1, array[1, null]::int[], array[1]")
