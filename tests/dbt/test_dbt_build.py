@@ -136,6 +136,44 @@ def test_the_forecast_panel_leaves_out_restaurants_whose_data_ended_long_ago(bui
     assert set(stale_restaurants(built, None, gap - 1)) == {"london-takeaway"}
 
 
+def test_the_panel_holds_every_unit_of_the_mart_in_its_place(built):
+    """The history arrives as one binary row of arrays per series: every (series, day) cell of
+    the panel is the mart's units, and a day without units stays unknown (NaN)."""
+    panel = load_panel(built, horizon=28, stale_after_days=None, active_only=False)
+    rows = query(
+        built,
+        "select restaurant_id, sku_id, sale_date, units from features.feat_daily_sales"
+        " where units is not null",
+    )
+    keys = zip(panel.series["restaurant_id"], panel.series["sku_id"], strict=True)
+    index = {k: i for i, k in enumerate(keys)}
+    expected = np.full(panel.y.shape, np.nan)
+    first = panel.dates[0].date()
+    for restaurant, sku, day, units in rows:
+        expected[index[(restaurant, sku)], (day - first).days] = units
+    np.testing.assert_array_equal(panel.y, expected)
+    assert np.nansum(panel.y) == sum(r[3] for r in rows) > 0
+
+
+def test_binary_arrays_are_read_exactly_and_nulls_are_refused(built):
+    from warehouse.copy import copy_int4_arrays
+
+    with psycopg.connect(built) as conn:
+        keys, a, b = copy_int4_arrays(
+            conn,
+            "select k, array[k, -k, 2147483647], array[]::int[] from generate_series(0, 2) as k",
+        )
+        assert keys.tolist() == [0, 1, 2]
+        assert [x.tolist() for x in a] == [
+            [0, 0, 2147483647],
+            [1, -1, 2147483647],
+            [2, -2, 2147483647],
+        ]
+        assert [x.tolist() for x in b] == [[], [], []]
+        with pytest.raises(ValueError, match="without nulls"):
+            copy_int4_arrays(conn, "select 1, array[1, null]::int[], array[1]")
+
+
 def test_calendar_covers_the_forecast_horizon_with_region_holidays(built):
     last_sale = scalar(built, "select max(sale_date) from marts.fct_daily_sales")
     last_day = scalar(built, "select max(date_day) from marts.dim_date")
@@ -263,6 +301,29 @@ def test_a_batch_loaded_while_a_build_runs_reaches_the_mart_on_the_next_build(bu
     assert scalar(built, "select sum(units) from marts.fct_daily_sales") == staged
 
 
+def test_a_batch_starting_after_a_shut_day_builds_that_day_as_closed(built, tmp_path):
+    """A week's export whose first day had no sales at all (the restaurant was shut): the
+    incremental build fills that day in, as a full rebuild does, instead of leaving a gap in
+    the spine (found by the weekly-rerun benchmark: a new week starting after New Year's Day)."""
+    last = scalar(built, "select max(sale_date) from marts.fct_daily_sales"
+                  " where restaurant_id = 'HAND'")  # fmt: skip
+    shut, reopened = last + timedelta(days=1), last + timedelta(days=2)
+    export = tmp_path / "after_a_shut_day.csv"
+    export.write_text(
+        "restaurant_id,sku_id,sale_date,units,net_sales,unit_price,on_promo\n"
+        f"HAND,HAND-A,{reopened},6,15.00,2.50,false\n"
+        f"HAND,HAND-B,{reopened},2,6.00,3.00,false\n"
+    )
+    import_daily(built, export)
+    result = run_dbt(["build", "--select", "+feat_daily_sales"], built)
+    assert result.success, "\n".join(result.failures)  # assert_spine_gap_free among them
+    assert _hand(built, "HAND-A", "units, is_closed")[shut] == (None, True)
+    assert _hand(built, "HAND-A")[reopened] == (6,)
+    incremental = _sales(built)
+    assert run_dbt(["build", "--select", "+feat_daily_sales", "--full-refresh"], built).success
+    assert _sales(built) == incremental
+
+
 def test_a_reseed_rebuilds_the_incremental_tables_in_full(built):
     # GIVEN a built warehouse, WHEN the synthetic chain is reseeded smaller (its batch replaced)
     seed(built, ChainSpec(restaurants=2, skus=4, days=120, start=date(2025, 1, 1), seed=3))
@@ -280,41 +341,3 @@ def test_a_reseed_rebuilds_the_incremental_tables_in_full(built):
     incremental = _sales(built)
     assert run_dbt(["build", "--select", "+feat_daily_sales", "--full-refresh"], built).success
     assert _sales(built) == incremental
-
-
-def test_the_panel_holds_every_unit_of_the_mart_in_its_place(built):
-    """The history arrives as one binary row of arrays per series: every (series, day) cell of
-    the panel is the mart's units, and a day without units stays unknown (NaN)."""
-    panel = load_panel(built, horizon=28, stale_after_days=None, active_only=False)
-    rows = query(
-        built,
-        "select restaurant_id, sku_id, sale_date, units from features.feat_daily_sales"
-        " where units is not null",
-    )
-    keys = zip(panel.series["restaurant_id"], panel.series["sku_id"], strict=True)
-    index = {k: i for i, k in enumerate(keys)}
-    expected = np.full(panel.y.shape, np.nan)
-    first = panel.dates[0].date()
-    for restaurant, sku, day, units in rows:
-        expected[index[(restaurant, sku)], (day - first).days] = units
-    np.testing.assert_array_equal(panel.y, expected)
-    assert np.nansum(panel.y) == sum(r[3] for r in rows) > 0
-
-
-def test_binary_arrays_are_read_exactly_and_nulls_are_refused(built):
-    from warehouse.copy import copy_int4_arrays
-
-    with psycopg.connect(built) as conn:
-        keys, a, b = copy_int4_arrays(
-            conn,
-            "select k, array[k, -k, 2147483647], array[]::int[] from generate_series(0, 2) as k",
-        )
-        assert keys.tolist() == [0, 1, 2]
-        assert [x.tolist() for x in a] == [
-            [0, 0, 2147483647],
-            [1, -1, 2147483647],
-            [2, -2, 2147483647],
-        ]
-        assert [x.tolist() for x in b] == [[], [], []]
-        with pytest.raises(ValueError, match="without nulls"):
-            copy_int4_arrays(conn, "select 1, array[1, null]::int[], array[1]")

@@ -23,7 +23,8 @@
     twice (4.7 min instead of 1.2 min on the chain tier).
 
     Incremental: a restaurant with sales, closures or promotions from newer batches is rebuilt
-    from its earliest changed day, and a new series from its first day; the price carried into
+    from its earliest changed day (or the day after its last built one, if earlier), and a new
+    series from its first day; the price carried into
     the rebuilt days is the one the table held the day before. Replaced batches, changed
     restaurants or SKUs, or a series whose range shrank rebuild the table in full. #}
 
@@ -115,9 +116,24 @@ series_plan as (
                         and built_rows.sku_id = ranges.sku_id
                         and built_rows.sale_date = ranges.active_from
                 ) then ranges.active_from
-                -- a changed restaurant's series from its earliest changed day; others not at all
+                -- a changed restaurant's series from its earliest changed day, or from the day
+                -- after the last one built if that is earlier: a day with no rows at all before
+                -- the new batch's first (a shut restaurant) is built too, as closed, not skipped;
+                -- others not at all
                 when rebuild.rebuild_from is not null
-                    then greatest(ranges.active_from, rebuild.rebuild_from)
+                    then greatest(
+                        ranges.active_from,
+                        least(
+                            rebuild.rebuild_from,
+                            (
+                                select max(built_rows.sale_date) + 1
+                                from {{ this }} as built_rows
+                                where
+                                    built_rows.restaurant_id = ranges.restaurant_id
+                                    and built_rows.sku_id = ranges.sku_id
+                            )
+                        )
+                    )
             end as build_from,
         {% else %}
             ranges.active_from as build_from,
