@@ -169,7 +169,8 @@ def pipeline(
     models: Annotated[str | None, typer.Option(help="comma-separated models")] = None,
 ) -> None:
     """The whole pipeline on a fresh database (frycast_bench_<tier>), each stage's wall time and
-    peak memory, the forecast write against plain COPY, and dbt after one new day of data."""
+    peak memory, the forecast write against plain COPY, then one more week of data and the whole
+    rerun, timed apart."""
     from bench import pipeline as bench
 
     overrides = {"folds": folds, "fold_horizon": fold_horizon}

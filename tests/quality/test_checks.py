@@ -98,7 +98,9 @@ def test_each_rule_counts_the_rows_that_break_it_in_the_new_batch_only(staged):
         # and the old batches, checked before, are not re-read row by row: the same rules over
         # the window before this batch pass
         assert all(
-            c.success for c in run_expectations(staged, Window(0, before)) if "[rows_" in c.check_name
+            c.success
+            for c in run_expectations(staged, Window(0, before))
+            if "[rows_" in c.check_name
         )
     finally:
         with psycopg.connect(staged) as conn:
