@@ -177,8 +177,10 @@ def build_panel(
     d_idx = (cal["date_day"] - first).dt.days.to_numpy()
     ok = (d_idx >= 0) & (d_idx < len(all_dates))
     series_region = regions.get_indexer(series["region"])
+    # float32: small integers and sin/cos of the day of year, held per series (a region's value
+    # repeated for each of its series): 1.35 GB less at the chain tier than float64
     for col in CALENDAR_COLUMNS:
-        grid = np.full((len(regions), len(all_dates)), np.nan)
+        grid = np.full((len(regions), len(all_dates)), np.nan, dtype=np.float32)
         grid[r_idx[ok], d_idx[ok]] = _numeric(cal[col])[ok]
         known[col] = grid[series_region]
     discount = np.zeros((len(series), len(all_dates)))
