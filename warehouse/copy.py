@@ -101,12 +101,21 @@ def copy_int4_arrays(conn: psycopg.Connection, query: str) -> tuple[np.ndarray, 
     return np.asarray(keys, dtype=np.int64), firsts, seconds
 
 
+INT4_OID = 23  # pg_type.oid of int4: an int8[] or text[] column is refused, never misread
+
+
 def _int4_array(value: memoryview) -> np.ndarray:
-    ndim, has_nulls, _ = struct.unpack_from(">iii", value, 0)
+    ndim, has_nulls, element_oid = struct.unpack_from(">iii", value, 0)
     if ndim == 0:
         return np.empty(0, dtype=np.int32)
-    if ndim != 1 or has_nulls:
-        raise ValueError("binary COPY: expected a one-dimensional int4[] without nulls")
+    if ndim != 1 or has_nulls or element_oid != INT4_OID:
+        raise ValueError(
+            "binary COPY: expected a one-dimensional int4[] without nulls, got "
+            f"{ndim} dimension(s), element type oid {element_oid}"
+            + (", with nulls" if has_nulls else "")
+        )
     (n,) = struct.unpack_from(">i", value, 12)
     pairs = np.frombuffer(value, dtype=">i4", offset=20, count=2 * n)  # (length 4, value) pairs
+    if n and not (pairs[0::2] == 4).all():
+        raise ValueError("binary COPY: an int4[] element is not 4 bytes long")
     return pairs[1::2].astype(np.int32)

@@ -172,6 +172,9 @@ def test_binary_arrays_are_read_exactly_and_nulls_are_refused(built):
         assert [x.tolist() for x in b] == [[], [], []]
         with pytest.raises(ValueError, match="without nulls"):
             copy_int4_arrays(conn, "select 1, array[1, null]::int[], array[1]")
+    # an int8[] would read as pairs of wrong numbers
+    with psycopg.connect(built) as conn, pytest.raises(ValueError, match="element type oid 20"):
+        copy_int4_arrays(conn, "select 1, array[1, 2]::int8[], array[1]")
 
 
 def test_calendar_covers_the_forecast_horizon_with_region_holidays(built):
