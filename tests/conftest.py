@@ -83,3 +83,13 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 def scalar(url: str, sql: str, params: tuple = ()):
     return query(url, sql, params)[0][0]
+
+
+def insert_chain_row(url: str, run_id: int) -> None:
+    """One forecast row written by hand (not through write_values): the chain node, one day."""
+    query(
+        url,
+        "insert into forecast.forecast_values (run_id, level, node_key, forecast_date, yhat,"
+        " model) values (%s, 'chain', 'chain', '2026-01-01', 10, 'snaive') returning 1",
+        (run_id,),
+    )

@@ -9,7 +9,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from tests.conftest import query, scalar
+from tests.conftest import insert_chain_row, query, scalar
 from warehouse.db import OWNER, READER, apply_infra, login_url, reader_url
 from warehouse.forecast_store import (
     VALUE_COLUMNS,
@@ -125,12 +125,7 @@ def test_a_failed_write_leaves_nothing_and_a_rewrite_replaces_the_run(blank_ware
 def test_rows_written_by_hand_land_in_the_default_partition_and_go_with_the_run(blank_warehouse):
     url = blank_warehouse
     run_id = open_run(url, 28, {})
-    query(
-        url,
-        "insert into forecast.forecast_values (run_id, level, node_key, forecast_date, yhat,"
-        " model) values (%s, 'chain', 'chain', '2026-01-01', 10, 'snaive') returning 1",
-        (run_id,),
-    )
+    insert_chain_row(url, run_id)
     assert scalar(url, "select count(*) from forecast.forecast_values_other") == 1
     delete_run_rows(url, run_id)
     write_values(url, run_id, _values(run_id))  # the default holds none of its rows: attaches

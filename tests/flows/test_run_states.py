@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import query, scalar
+from tests.conftest import insert_chain_row, query, scalar
 from warehouse.forecast_store import (
     LockLost,
     RunStateError,
@@ -76,12 +76,7 @@ def _served(url: str) -> tuple[int, str]:
 
 def _publish_one(url: str) -> None:
     run_id = open_run(url, 28, {})
-    query(
-        url,
-        "insert into forecast.forecast_values (run_id, level, node_key, forecast_date, yhat,"
-        " model) values (%s, 'chain', 'chain', '2026-01-01', 10, 'snaive') returning 1",
-        (run_id,),
-    )
+    insert_chain_row(url, run_id)
     finish_run(url, run_id, status="succeeded")
     publish_run(url, run_id)
 
