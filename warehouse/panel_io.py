@@ -36,15 +36,19 @@ def load_panel(
         last_days = restaurant_last_days(url, restaurants)
         if stale := stale_among(last_days, stale_after_days):
             restaurants = [r for r in last_days if r not in stale]
+    # the restaurants asked for, as SQL (COPY takes no parameters); the series and their
+    # history are selected by the same filter
+    in_restaurants = (
+        f"({_text_array_literal(restaurants)} is null"
+        f" or restaurant_id = any({_text_array_literal(restaurants)}))"
+    )
+    series_filter = in_restaurants + (" and is_active" if active_only else "")
     with psycopg.connect(url) as conn:
         s = copy_query_frame(
             conn,
             "select restaurant_id, sku_id, region, product_group, restaurant_format, first_day,"
-            " last_day from features.feat_series"
-            f" where ({_text_array_literal(restaurants)} is null"
-            f" or restaurant_id = any({_text_array_literal(restaurants)}))"
-            + (" and is_active" if active_only else "")
-            + " order by restaurant_id, sku_id",
+            f" last_day from features.feat_series where {series_filter}"
+            " order by restaurant_id, sku_id",
         )
         if s.empty:
             raise ValueError(
@@ -61,10 +65,7 @@ def load_panel(
             "with numbered as ("
             " select restaurant_id, sku_id,"
             " (row_number() over (order by restaurant_id, sku_id) - 1)::int as series_no"
-            " from features.feat_series"
-            f" where ({_text_array_literal(restaurants)} is null"
-            f" or restaurant_id = any({_text_array_literal(restaurants)}))"
-            + (" and is_active" if active_only else "")
+            f" from features.feat_series where {series_filter}"
             # grouped in the join's order (restaurant, SKU), so no sort; both arrays are filled
             # by one aggregate pass, so they line up
             + ") select min(numbered.series_no),"
@@ -102,8 +103,7 @@ def load_panel(
             conn,
             "select restaurant_id, calendar_day, is_open from features.feat_restaurant_days"
             f" where calendar_day between '{first}' and '{last + timedelta(days=horizon)}'"
-            f" and ({_text_array_literal(restaurants)} is null"
-            f" or restaurant_id = any({_text_array_literal(restaurants)}))",
+            f" and {in_restaurants}",
         )
         events = copy_query_frame(
             conn,
