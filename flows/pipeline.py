@@ -60,6 +60,13 @@ def _transient(task, task_run, state) -> bool:
 class GateHalted(RuntimeError):
     """A gate said no: the run stops here, recorded as failed, with the gate's reasons."""
 
+    def __init__(self, run_id: int, message: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+    def __reduce__(self):  # pickled by Prefect's result handling: keep both arguments
+        return (GateHalted, (self.run_id, str(self)))
+
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
 def start_run(url: str, horizon: int, holder_pid: int | None = None) -> int:
@@ -229,7 +236,7 @@ def forecast_pipeline(
             validate_data(url, run_id, built, s.stale_after_days)
             dq = data_quality_review(url, run_id)
             if not dq.go:
-                raise GateHalted(f"data-quality gate: {dq.summary}")
+                raise GateHalted(run_id, f"data-quality gate: {dq.summary}")
             lock.check()  # a run that lost its lock writes and publishes nothing
             report = forecast(url, run_id, options)
             # planners' overrides in force, held in this run's served forecast
@@ -240,7 +247,7 @@ def forecast_pipeline(
                 raise RuntimeError("forecast marts failed: " + "; ".join(marts.failures[:5]))
             review = metric_review(url, run_id)
             if not review.go:
-                raise GateHalted(f"metric gate: {review.summary}")
+                raise GateHalted(run_id, f"metric gate: {review.summary}")
             lock.check()
             champion = publish(url, run_id)
         except BaseException as exc:

@@ -302,13 +302,13 @@ def test_a_run_killed_before_it_is_served_reads_failed_and_changes_nothing(
 
 def _halted_run(warehouse) -> tuple[int, str]:
     """Run the pipeline, expect the data-quality gate to halt it before training."""
-    with pytest.raises(GateHalted, match="data-quality gate"):
+    with pytest.raises(GateHalted, match="data-quality gate") as halted:
         forecast_pipeline(url=warehouse, **CHEAP)
     run_id, status, message = query(
         warehouse,
         "select run_id, status, message from forecast.forecast_runs order by run_id desc limit 1",
     )[0]
-    assert status == "failed"
+    assert status == "failed" and halted.value.run_id == run_id  # the bench reports it
     # halted before training: the run wrote no forecasts
     assert (
         scalar(
