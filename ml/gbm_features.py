@@ -319,13 +319,6 @@ def training_frame(
     return rows
 
 
-def forecast_frame(panel: Panel, h: int, extra_windows: tuple[int, ...] = ()) -> pd.DataFrame:
-    """Feature rows for the h days after the end of history, from the last day as origin."""
-    return origin_features(
-        panel, WindowSums(panel.y), len(panel.dates) - 1, np.arange(1, h + 1), extra_windows
-    )
-
-
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if not c.startswith("_") and c != "y"]
 

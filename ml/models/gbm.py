@@ -9,8 +9,9 @@ from ml.gbm_features import (
     EXTRA_WINDOW_RANGE,
     MONOTONE,
     NotEnoughHistory,
+    WindowSums,
     feature_columns,
-    forecast_frame,
+    features_at,
     training_frame,
 )
 from ml.models.base import Forecaster
@@ -46,6 +47,7 @@ DEFAULT_XGB = {
 _UNIT_FEATURES = ("weekday_mean_8", "last_year_same_day", "last_year_week", "last_year_scaled")
 
 
+PREDICT_ROWS = 400_000  # feature rows predicted at once (bounded memory on any panel)
 MIN_TRAINING_ROWS = 100  # fewer rows teach a tree nothing (min_child_samples is 50)
 _LEVELS = ("level_28", "level_91", "level_364")  # what relative_frame divides by
 
@@ -154,13 +156,20 @@ class _GlobalGBM(Forecaster):
             self.failures = {"history too short for a training set": self._panel.n_series}
             return np.full((self._panel.n_series, h), np.nan)
         self.failures = {}
-        frame = forecast_frame(self._panel, h, self.extra_windows)
-        X, denom = frame[self.features_], np.ones(len(frame))
-        if self.relative:
-            X, denom = relative_frame(X)
-        pred = self._predict_model(X[self.inputs_]) * denom
-        out = np.zeros((self._panel.n_series, h))
-        out[frame["_series"].to_numpy(), frame["horizon"].to_numpy().astype(int) - 1] = pred
+        panel = self._panel
+        sums, origin, horizons = WindowSums(panel.y), len(panel.dates) - 1, np.arange(1, h + 1)
+        out = np.zeros((panel.n_series, h))
+        # a block of series at a time: the whole year for 15 k series is 5.7 M feature rows, and
+        # each copy of them (the frame, its relative form, LightGBM's matrix) took 2 GB at once
+        per_block = max(1, PREDICT_ROWS // h)
+        for start in range(0, panel.n_series, per_block):
+            rows = np.arange(start, min(start + per_block, panel.n_series))
+            series, hh = np.repeat(rows, h), np.tile(horizons, rows.size)
+            frame = features_at(panel, sums, origin, series, hh, self.extra_windows)
+            X, denom = frame[self.features_], np.ones(len(frame))
+            if self.relative:
+                X, denom = relative_frame(X)
+            out[series, hh - 1] = self._predict_model(X[self.inputs_]) * denom
         return np.maximum(out, 0.0)
 
     def params(self) -> dict:

@@ -53,6 +53,25 @@ def test_a_global_model_forecasts_a_whole_year(tiny_panel, yearly_gbm):
     assert ((ratio > 1 / 3) & (ratio < 3)).all(), ratio.round(2).tolist()
 
 
+def test_a_year_predicted_in_blocks_of_series_equals_one_frame_of_every_row(
+    tiny_panel, yearly_gbm, monkeypatch
+):
+    from ml.gbm_features import WindowSums, origin_features
+    from ml.models import gbm
+
+    whole = origin_features(
+        tiny_panel, WindowSums(tiny_panel.y), len(tiny_panel.dates) - 1, np.arange(1, 366)
+    )
+    X, denom = gbm.relative_frame(whole[yearly_gbm.features_])
+    expected = np.zeros((tiny_panel.n_series, 365))
+    expected[whole["_series"], whole["horizon"].astype(int) - 1] = (
+        yearly_gbm._predict_model(X[yearly_gbm.inputs_]) * denom
+    )
+    monkeypatch.setattr(gbm, "PREDICT_ROWS", 365 * 3)  # 3 series a block; the last one shorter
+    assert tiny_panel.n_series % 3 != 0
+    np.testing.assert_array_equal(yearly_gbm.predict(365), np.maximum(expected, 0.0))
+
+
 def test_forecasting_past_the_known_features_is_a_clear_error(yearly_gbm):
     # the panel carries calendar and promotions for 365 days after the history, not 366
     with pytest.raises(ValueError, match="known features end on"):
