@@ -209,11 +209,10 @@ def price_features(
             else np.zeros(panel.n_series, dtype=int)
         )
         codes, g = np.unique(groups, return_inverse=True)
-        total = np.zeros((len(codes), len(days)))
-        np.add.at(total, g, np.nan_to_num(change))
-        count = np.zeros((len(codes), len(days)))
-        np.add.at(count, g, ~np.isnan(change))
-        group_change = total / count
+        # sums per group as one product with the (group × series) membership matrix: np.add.at
+        # over every series took 4.7 s of a chain-tier year's prediction
+        member = (g[None, :] == np.arange(len(codes))[:, None]).astype(float)
+        group_change = (member @ np.nan_to_num(change)) / (member @ ~np.isnan(change))
         return {
             "price_vs_recent": paid_t / recent[series],
             "list_price_vs_year": list_vs_year,
