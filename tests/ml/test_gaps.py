@@ -141,6 +141,22 @@ def test_a_stale_restaurant_can_be_forecast_from_the_common_origin(stale_warehou
         )
         == 0
     )
+    # a bridged restaurant whose data would end after the run's history end is refused (the
+    # gap is tested on the runs' config, not on every forecast row)
+    check = ["test", "--select", "assert_bridged_data_ends_by_history_end"]
+    assert run_dbt(check, stale_warehouse).success
+    bridge = (
+        "update forecast.forecast_runs set config = jsonb_set(config,"
+        " '{bridged_restaurants,R0002}', to_jsonb((history_end + %s)::text)) where run_id = %s"
+    )
+    with psycopg.connect(stale_warehouse) as conn:
+        conn.execute(bridge, (1, report.run_id))
+    try:
+        assert not run_dbt(check, stale_warehouse).success
+    finally:
+        with psycopg.connect(stale_warehouse) as conn:
+            conn.execute(bridge, (-gap, report.run_id))
+    assert run_dbt(check, stale_warehouse).success
     # the scheduled closure: 0 with a zero band and flagged, on that day only
     closed = query(
         stale_warehouse,
