@@ -232,66 +232,80 @@ def _reconciled_result(
         (fold -> that fold's selection and calibrations); (fold, node, day)."""
         return nodes(lambda e: replay(e.backtest, choose(e), config.fallback)[0], 1)
 
-    # the served forecast: covariance and error paths from every fold, under the served choices
-    every = base_backtest(lambda e: {j: (e.selection, e.calibrations) for j in range(n_f)})
-    residuals = _residual_rows(bt_act, every)
-    # days a restaurant is certain to be closed stay 0 through reconciliation (ml.openness)
-    shut = _certain_closures(bottom.forecasts, H), _certain_closures(bottom.backtest)
     p_open = nodes(lambda e: _grid(e.forecasts, "p_open", H), 0)
-    # each scored fold's base choices (from earlier folds only), computed once for every method
-    nested = {}
-    for i in scored_folds(folds):
-        seen = [j for j, n in enumerate(known_days(folds, i)) if n > 0]
-        pred = base_backtest(lambda e, i=i, seen=seen: {j: e.nested[i] for j in [*seen, i]})
-        act = before(bt_act, folds, i)
-        nested[i] = seen, pred, act, _residual_rows(act, pred)
-
-    def reconciled(name: str) -> dict:
-        """The served reconciliation with ``name`` and its out-of-sample backtest."""
-        method = build_reconciler(name)
-        # a node no model could forecast (no day of history at the origin: a backtest's or a
-        # benchmark's item launched after it) enters as 0, as on the folds, not as NaN
-        rec = _reconcile(method, h, np.nan_to_num(base), residuals, history, shut[0])
-        rec_every = _reconcile_folds(method, h, every, residuals, history, folds, shut=shut[1])
-        bands = _path_quantiles(
-            bt_act - rec_every, rec, seasonal_naive_scale(h.aggregate_observed(history)), levels
-        )
-        bands = [np.where(p_open == 0, 0.0, q) for q in bands]  # closed: 0, no band
-        # each scored fold: covariance and error paths from earlier folds only
-        rec_bt = np.full(bt_act.shape, np.nan)
-        cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
-        for i, (seen, pred, act, res) in nested.items():
-            rec_i = _reconcile_folds(method, h, pred, res, history, folds, [*seen, i], shut[1])
-            rec_bt[i] = rec_i[i]
-            for k, q in enumerate(
-                _path_quantiles(act[seen] - rec_i[seen], rec_bt[i], scales[i], levels)
-            ):
-                cross[k][i] = q
-        return {"rec": rec, "bands": bands, "rec_bt": rec_bt, "cross": cross}
-
     base_served = [
         np.concatenate([sharing.take(a, b, 1), b], axis=1)
         for a, b in zip(aggregate.served_backtest, bottom.served_backtest, strict=True)
     ]
-    if reconciler == AUTO:
-        outcomes = {name: reconciled(name) for name in AUTO_CANDIDATES}
-        choice = choose_reconciler(
-            {n: o["rec_bt"] for n, o in outcomes.items()}, base_served[0], bt_act, scales, h, folds
-        )
-        served = outcomes[choice["served"]]
-        rec, (lo, mid, hi) = served["rec"], served["bands"]
-        # each scored fold is reported with the method its earlier folds chose
-        rec_bt = np.full(bt_act.shape, np.nan)
-        cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
-        for i, name in choice["per_fold"].items():
-            rec_bt[i] = outcomes[name]["rec_bt"][i]
-            for k in range(3):
-                cross[k][i] = outcomes[name]["cross"][k][i]
-        method_name = choice["served"]
-    else:
-        out = reconciled(reconciler)
-        rec, (lo, mid, hi), rec_bt, cross = out["rec"], out["bands"], out["rec_bt"], out["cross"]
-        choice, method_name = None, reconciler
+
+    def served() -> tuple:
+        """The served reconciliation, its out-of-sample backtest and the residuals. What it
+        builds on the way (the folds' base constructions, the nested folds' inputs, every
+        candidate's outcome: ~0.4 GB at the chain tier) is freed on return, before the output
+        frames are built."""
+        # the served forecast: covariance and error paths from every fold, the served choices
+        every = base_backtest(lambda e: {j: (e.selection, e.calibrations) for j in range(n_f)})
+        residuals = _residual_rows(bt_act, every)
+        # days a restaurant is certain to be closed stay 0 through reconciliation (ml.openness)
+        shut = _certain_closures(bottom.forecasts, H), _certain_closures(bottom.backtest)
+        # each scored fold's base choices (from earlier folds only), once for every method
+        nested = {}
+        for i in scored_folds(folds):
+            seen = [j for j, n in enumerate(known_days(folds, i)) if n > 0]
+            pred = base_backtest(lambda e, i=i, seen=seen: {j: e.nested[i] for j in [*seen, i]})
+            act = before(bt_act, folds, i)
+            nested[i] = seen, pred, act, _residual_rows(act, pred)
+
+        def reconciled(name: str) -> dict:
+            """The served reconciliation with ``name`` and its out-of-sample backtest."""
+            method = build_reconciler(name)
+            # a node no model could forecast (no day of history at the origin: a backtest's or a
+            # benchmark's item launched after it) enters as 0, as on the folds, not as NaN
+            rec = _reconcile(method, h, np.nan_to_num(base), residuals, history, shut[0])
+            rec_every = _reconcile_folds(method, h, every, residuals, history, folds, shut=shut[1])
+            bands = _path_quantiles(
+                bt_act - rec_every, rec, seasonal_naive_scale(h.aggregate_observed(history)), levels
+            )
+            bands = [np.where(p_open == 0, 0.0, q) for q in bands]  # closed: 0, no band
+            # each scored fold: covariance and error paths from earlier folds only
+            rec_bt = np.full(bt_act.shape, np.nan)
+            cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
+            for i, (seen, pred, act, res) in nested.items():
+                rec_i = _reconcile_folds(method, h, pred, res, history, folds, [*seen, i], shut[1])
+                rec_bt[i] = rec_i[i]
+                for k, q in enumerate(
+                    _path_quantiles(act[seen] - rec_i[seen], rec_bt[i], scales[i], levels)
+                ):
+                    cross[k][i] = q
+            return {"rec": rec, "bands": bands, "rec_bt": rec_bt, "cross": cross}
+
+        if reconciler == AUTO:
+            outcomes = {name: reconciled(name) for name in AUTO_CANDIDATES}
+            choice = choose_reconciler(
+                {n: o["rec_bt"] for n, o in outcomes.items()},
+                base_served[0],
+                bt_act,
+                scales,
+                h,
+                folds,
+            )
+            best = outcomes[choice["served"]]
+            rec, (lo, mid, hi) = best["rec"], best["bands"]
+            # each scored fold is reported with the method its earlier folds chose
+            rec_bt = np.full(bt_act.shape, np.nan)
+            cross = [np.full(bt_act.shape, np.nan) for _ in range(3)]
+            for i, name in choice["per_fold"].items():
+                rec_bt[i] = outcomes[name]["rec_bt"][i]
+                for k in range(3):
+                    cross[k][i] = outcomes[name]["cross"][k][i]
+            method_name = choice["served"]
+        else:
+            out = reconciled(reconciler)
+            rec, (lo, mid, hi), rec_bt = out["rec"], out["bands"], out["rec_bt"]
+            cross, choice, method_name = out["cross"], None, reconciler
+        return residuals, rec, (lo, mid, hi), rec_bt, cross, choice, method_name
+
+    residuals, rec, (lo, mid, hi), rec_bt, cross, choice, method_name = served()
 
     # the base forecast's reported scores are the engines' own 'selected' rows (the served
     # construction on the scored folds); the level summary reads the same arrays
@@ -659,12 +673,23 @@ def _rows(h, folds, panel, model, act, pred, scales, quantiles) -> pd.DataFrame:
     return frame
 
 
+def contiguous(rows: np.ndarray) -> slice | np.ndarray:
+    """A slice where the rows are one contiguous run (a level's nodes are): indexing with it
+    gives views, where an index array copies every (fold × node × day) array it selects (nine of
+    them per level here: 1 GB at the chain tier's peak)."""
+    rows = np.asarray(rows)
+    if rows.size and (np.diff(rows) == 1).all():
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
 def _level_summary(h, act, base, rec, scales, base_q, rec_q) -> dict:
     out = {}
-    for level, rows in h.level_slices().items():
+    for level, idx in h.level_slices().items():
+        rows = contiguous(idx)
         a = act[:, rows]
         out[level] = {
-            "nodes": int(len(rows)),
+            "nodes": int(len(idx)),
             "mase_base": float(np.nanmean(mase(a, base[:, rows], scales[:, rows]))),
             "mase_reconciled": float(np.nanmean(mase(a, rec[:, rows], scales[:, rows]))),
             "coverage_base": pooled_interval_scores(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ml.engine import EngineConfig
-from ml.hierarchical import NodeSharing, run_hierarchical
+from ml.hierarchical import NodeSharing, contiguous, run_hierarchical
 from ml.reconcile.hierarchy import Hierarchy
 from tests.ml.synthetic import panel_of
 
@@ -79,3 +79,14 @@ def test_a_one_restaurant_chain_forecasts_its_aggregate_once_and_shares_it():
     m = result.metrics
     assert set(m.loc[m["model"] == "selected", "level"]) >= {"sku", "region", "chain"}
     assert result.summary["coherence_error"] < 1e-6
+
+
+def test_a_contiguous_run_of_rows_is_a_slice_and_selects_the_same_values():
+    values = np.arange(2 * 10 * 3).reshape(2, 10, 3)
+    run = contiguous(np.array([4, 5, 6]))
+    assert run == slice(4, 7)
+    np.testing.assert_array_equal(values[:, run], values[:, [4, 5, 6]])
+    assert np.shares_memory(values[:, run], values)  # a view: no copy of the array
+    gaps = contiguous(np.array([1, 3]))
+    assert isinstance(gaps, np.ndarray) and gaps.tolist() == [1, 3]
+    assert contiguous(np.array([], dtype=int)).size == 0
