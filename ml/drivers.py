@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml.gbm_features import WindowSums, features_at
-from ml.models.gbm import _GlobalGBM, relative_frame
+from ml.gbm_features import WindowSums
+from ml.models.gbm import _GlobalGBM
 from ml.panel import Panel
 
 BASE = "base (recent daily level)"
@@ -120,11 +120,8 @@ def monthly_drivers(
         chunk = rows[start : start + per_chunk]
         series = np.repeat(chunk, h_sample)
         hh = np.tile(horizons, chunk.size)
-        frame = features_at(panel, sums, origin, series, hh, model.extra_windows)
-        X, denom = frame[model.features_], np.ones(len(frame))
-        if model.relative:
-            X, denom = relative_frame(X)
-        parts = _contributions(model, X[model.inputs_])
+        X, denom = model.design(panel, sums, origin, series, hh)
+        parts = _contributions(model, X)
         units = _in_units(parts, denom, _log_link(model))
         table = pd.DataFrame(units, columns=[*groups, BASE]).T.groupby(level=0).sum().T
         table["series"], table["month"] = series, month_codes[hh - 1]

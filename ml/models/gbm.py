@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ml.gbm_features import (
@@ -16,6 +18,9 @@ from ml.gbm_features import (
 )
 from ml.models.base import Forecaster
 from ml.panel import Panel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_LGBM = {
     "objective": "tweedie",
@@ -165,12 +170,21 @@ class _GlobalGBM(Forecaster):
         for start in range(0, panel.n_series, per_block):
             rows = np.arange(start, min(start + per_block, panel.n_series))
             series, hh = np.repeat(rows, h), np.tile(horizons, rows.size)
-            frame = features_at(panel, sums, origin, series, hh, self.extra_windows)
-            X, denom = frame[self.features_], np.ones(len(frame))
-            if self.relative:
-                X, denom = relative_frame(X)
-            out[series, hh - 1] = self._predict_model(X[self.inputs_]) * denom
+            X, denom = self.design(panel, sums, origin, series, hh)
+            out[series, hh - 1] = self._predict_model(X) * denom
         return np.maximum(out, 0.0)
+
+    def design(
+        self, panel: Panel, sums: WindowSums, origin: int, series: np.ndarray, hh: np.ndarray
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The model's inputs for the (series, days ahead) pairs at ``origin`` and the scale its
+        outputs are multiplied by (each series' recent level when targets are relative, else 1):
+        what ``predict`` feeds the model, and what ``ml.drivers`` explains, so the two agree."""
+        frame = features_at(panel, sums, origin, series, hh, self.extra_windows)
+        X, denom = frame[self.features_], np.ones(len(frame))
+        if self.relative:
+            X, denom = relative_frame(X)
+        return X[self.inputs_], denom
 
     def params(self) -> dict:
         return {
