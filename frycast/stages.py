@@ -1,4 +1,5 @@
-"""Wall time and peak memory per pipeline stage, for `frycast bench pipeline`.
+"""Wall time and peak memory per pipeline stage, for `frycast bench pipeline`; each stage's start
+and end are also told to whoever listens for progress (``frycast.progress``).
 
 Code marks its stages with ``with stage("backtest"):``; outside a :func:`recording` that costs
 nothing. Inside one, a sampler thread reads the resident memory of this process and its children
@@ -17,6 +18,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import psutil
+
+from frycast import progress
 
 
 @dataclass
@@ -103,13 +106,17 @@ _active: StageRecorder | None = None
 
 @contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Mark a stage; recorded only inside :func:`recording`."""
+    """Mark a stage: told to the progress listener as it starts and ends (``frycast.progress``);
+    recorded only inside :func:`recording`."""
+    progress.tell(f"{name} …")
+    started = time.perf_counter()
     recorder = _active
     if recorder is None:
         yield
-        return
-    with recorder.stage(name):
-        yield
+    else:
+        with recorder.stage(name):
+            yield
+    progress.tell(f"{name} done in {time.perf_counter() - started:,.0f} s")
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from functools import partial
 
 import numpy as np
 
+from frycast.progress import Counted
 from ml.metrics import seasonal_naive_scale
 from ml.models.base import Forecaster
 from ml.openness import open_probability
@@ -156,6 +157,12 @@ def run_job(
     )
 
 
+def job_label(job: FitJob) -> str:
+    """How progress names a job: "lightgbm, fold 2, 1,250 series"."""
+    fold = f", fold {job.key[1] + 1}" if len(job.key) > 1 else ""
+    return f"{job.name}{fold}, {job.panel.n_series:,} series"
+
+
 def fit_jobs(
     factory: Callable[[str], Forecaster],
     name: str,
@@ -227,7 +234,9 @@ def run_backtest(
         )
     ]
     started = time.perf_counter()
-    outputs = mapper(partial(run_job, model_factory), jobs)
+    outputs = mapper(
+        Counted(partial(run_job, model_factory), len(jobs), "backtest", job_label), jobs
+    )
     for name in names:
         result.predictions[name] = np.full((n_f, n_s, h), np.nan)
         result.seconds[name] = 0.0

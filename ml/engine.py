@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from frycast.levels import FRYCAST_BOTTOM
+from frycast.progress import Counted
 from frycast.stages import stage
 from ml.backtest import (
     BacktestResult,
@@ -24,6 +25,7 @@ from ml.backtest import (
     Mapper,
     add_failures,
     fit_jobs,
+    job_label,
     make_folds,
     run_backtest,
     run_job,
@@ -216,7 +218,15 @@ def run_engine(
                 factory, name, panel, config.horizon, (name,), n_chunks, config.global_partitions
             )
         ]
-        outputs = mapper(partial(run_job, factory, keep_model=True), jobs)
+        outputs = mapper(
+            Counted(
+                partial(run_job, factory, keep_model=True),
+                len(jobs),
+                f"train + forecast {config.horizon} days",
+                job_label,
+            ),
+            jobs,
+        )
         for name in sorted(needed):
             preds[name] = np.full((panel.n_series, config.horizon), np.nan)
         for job, out in zip(jobs, outputs, strict=True):
