@@ -39,11 +39,15 @@ import-london: setup  ## import the real London takeaway order export
 build: setup  ## dbt build: staging, intermediate, features, marts and all dbt tests
 	$(RUN) frycast build
 
-demo: setup  ## set up, start the warehouse, seed the demo tier, import London, run the whole pipeline
+demo: setup  ## set up, start the warehouse and the Prefect UI, seed the demo tier, import London, run the whole pipeline
 	$(RUN) frycast warehouse up
+	@# the Prefect UI first, so the demo's runs land in it (a demo without it still runs)
+	-$(RUN) frycast prefect-server --background
 	$(RUN) frycast seed --tier demo
 	@if [ -d $(LONDON) ]; then $(MAKE) --no-print-directory import-london; fi
 	$(RUN) frycast run
+	@# the London orders end in 2019, long before the demo chain's data: forecast alone, from their own last day
+	@if [ -d $(LONDON) ]; then $(RUN) frycast forecast --restaurant london-takeaway; fi
 	$(RUN) frycast drift
 	$(RUN) frycast summary
 	@echo
@@ -52,7 +56,8 @@ demo: setup  ## set up, start the warehouse, seed the demo tier, import London, 
 	@echo "  accuracy:   ... -c 'select level, model, avg(mase) from marts.fct_forecast_accuracy group by 1, 2 order by 1, 3'"
 	@echo "  runs:       ... -c 'select run_id, status, published, history_end from forecast.forecast_runs'"
 	@echo "  dashboard:  make ui   (http://127.0.0.1:8501)"
-	@echo "  Prefect UI: make prefect-ui, then PREFECT_API_URL=http://127.0.0.1:4200/api make demo (or frycast serve for the schedules)"
+	@echo "  Prefect UI: http://127.0.0.1:4200 (running: the demo's runs, their steps, logs and progress; make prefect-ui after a restart, frycast prefect-server --stop to stop it)"
+	@if [ -d $(LONDON) ]; then echo "  real data:  London Takeaway (orders to Aug 2019), forecast alone from its own last day: dashboard Explorer, level restaurant, search London"; fi
 	@echo "  dbt docs:   make docs   (http://127.0.0.1:8080)"
 	@echo "  MLflow:     uv run frycast mlflow-ui   (http://127.0.0.1:5000)"
 
@@ -99,8 +104,8 @@ docs: setup  ## generate and serve the dbt docs site on http://127.0.0.1:8080
 ui: setup  ## the Streamlit dashboard on http://127.0.0.1:8501 (reads the marts)
 	$(RUN) frycast ui
 
-prefect-ui: setup  ## a local Prefect server + UI on http://127.0.0.1:4200, its database on the warehouse's Postgres
-	$(RUN) frycast prefect-server --port 4200
+prefect-ui: setup  ## a local Prefect server + UI on http://127.0.0.1:4200 (state on the warehouse's Postgres, or SQLite under .warehouse/)
+	$(RUN) frycast prefect-server
 
 serve: setup  ## register and serve the deployments (weekly pipeline, nightly drift check)
 	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:4200/api} $(RUN) frycast serve

@@ -562,9 +562,12 @@ def forecast(
     overrides = {"horizon": horizon, "folds": folds, "fold_horizon": fold_horizon}
     if models:
         overrides["models"] = tuple(model_names(models))
-    report = run_forecast(
-        _url(), restaurants=restaurant or None, track=track, reconciler=reconciler, **overrides
-    )
+    from frycast import progress
+
+    with progress.listening(lambda message, _: typer.echo(message, err=True)):
+        report = run_forecast(
+            _url(), restaurants=restaurant or None, track=track, reconciler=reconciler, **overrides
+        )
     typer.echo(
         f"forecast run {report.run_id}: {report.n_series} series × {report.horizon} days "
         f"in {report.seconds:.0f}s (MLflow run {report.mlflow_run_id}, "
@@ -572,6 +575,13 @@ def forecast(
     )
     for table, n in report.rows_written.items():
         typer.echo(f"  {table:<32} {n:>12,} rows")
+    if restaurant:
+        typer.echo(
+            f"  {', '.join(restaurant)} alone, from their own last day; not published (the "
+            "published run serves the rest). See it in the dashboard's Explorer (search the "
+            "restaurant's name) or in SQL: select level, node_key, forecast_date, yhat from "
+            f"marts.fct_forecast_by_run where run_id = {report.run_id} and level = 'restaurant'"
+        )
     for r, day in sorted(report.skipped.items()):
         typer.echo(f"  not forecast: {r}, data ends {day} (run it alone: --restaurant {r})")
     typer.echo(
@@ -612,6 +622,7 @@ def run_pipeline(
     reconciler: Annotated[str | None, typer.Option(help="reconciliation method")] = None,
 ) -> None:
     """The whole forecast_pipeline flow: dbt, data quality, forecast, reconcile, marts, publish."""
+    _send_runs_to_prefect_server()
     from flows.pipeline import forecast_pipeline
 
     result = forecast_pipeline(
@@ -658,6 +669,7 @@ def drift(
     trigger: Annotated[bool, typer.Option(help="re-run the pipeline if drift is found")] = False,
 ) -> None:
     """Compare new actuals with the published forecast; store forecast.drift_metrics."""
+    _send_runs_to_prefect_server()
     from flows.drift import drift_check
 
     result = drift_check(trigger=trigger)  # the flow logs in itself (no URL as a parameter)
@@ -673,6 +685,7 @@ def serve(
 ) -> None:
     """Register and serve the deployments in Prefect: the weekly pipeline, the nightly drift
     check, and the planners' overrides applied to the served run when they change."""
+    _send_runs_to_prefect_server()
     from prefect import serve as prefect_serve
 
     from flows.drift import drift_check
@@ -728,23 +741,53 @@ def ui(
 
 @app.command("prefect-server")
 def prefect_server(
-    port: Annotated[int, typer.Option(help="port")] = 4200,
-    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="port (default: FRYCAST_PREFECT_UI_URL's, 4200)")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind (default: 127.0.0.1)")] = None,
     database: Annotated[str, typer.Option(help="Prefect's database on that server")] = "prefect",
+    background: Annotated[
+        bool, typer.Option(help="start it detached; return once it answers (make demo)")
+    ] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="stop the one --background started")] = False,
 ) -> None:
-    """A local Prefect server and UI whose database lives on the warehouse's Postgres server."""
-    from warehouse.db import asyncpg_url, sibling_database
+    """A local Prefect server and UI. Its state lives on the warehouse's Postgres server, or in
+    SQLite under .warehouse/ when that server lacks pg_trgm (the embedded one). `frycast run`,
+    `frycast drift` and `make demo` send their runs to it while it is up."""
+    from flows import server
 
-    db = asyncpg_url(sibling_database(database_url(), database))
-    env = {
-        **os.environ,
-        "PREFECT_API_DATABASE_CONNECTION_URL": db,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    typer.echo(f"Prefect UI on http://{host}:{port} (database {db.split('@')[-1]})")
-    typer.echo(f"point flows at it: export PREFECT_API_URL=http://{host}:{port}/api")
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
-    raise typer.Exit(subprocess.run(cmd, env=env, check=False).returncode)
+    s = get_settings()
+    if stop:
+        typer.echo("stopped" if server.stop(s) else "no Prefect server started by frycast")
+        return
+    p = server.plan(database_url(), s, database, host=host, port=port)
+    if server.is_up(p.api):
+        typer.echo(f"Prefect UI already running on {p.ui}")
+        return
+    typer.echo(f"Prefect UI on {p.ui} (runs kept in {p.where})")
+    if background:
+        try:
+            pid = server.start_background(p, s)
+        except RuntimeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"started in the background (pid {pid}, log {server.log_path(s)}); "
+                   "stop it with: frycast prefect-server --stop")  # fmt: skip
+        return
+    typer.echo("frycast run, frycast drift and make demo send their runs here while it is up")
+    raise typer.Exit(
+        subprocess.run(server.command(p), env=server.server_env(p), check=False).returncode
+    )
+
+
+def _send_runs_to_prefect_server() -> None:
+    """Flow runs go to the Prefect server the user started (`make prefect-ui`, `make demo`),
+    where they stay visible, rather than to a temporary one. Before Prefect is imported."""
+    from flows import server
+
+    api = server.attach(get_settings())
+    if api:
+        typer.echo(f"Prefect: runs go to {api.removesuffix('/api')}", err=True)
 
 
 @app.command("mlflow-ui")

@@ -43,7 +43,8 @@ def measure_drift(url: str) -> dict:
     if served.empty:
         return {
             "run_id": run_id,
-            "summary": f"no actuals after {history_end} yet (run {run_id})",
+            "summary": f"no new actuals yet: none after {history_end} (run {run_id})",
+            "no_actuals": True,
             "drifted": 0,
             "bottom_share": 0.0,
         }
@@ -71,7 +72,9 @@ def drift_check(url: str | None = None, trigger: bool = False) -> dict:
     forecast_marts(url)
     result = measure_drift(url)
     print(result["summary"])
-    if result.get("run_id") is None:  # nothing published: nothing to triage
+    # nothing published, or no actuals since its origin: nothing measured, so nothing to triage
+    # (a "keep — 0 nodes drifted" would claim a check that did not happen)
+    if result.get("run_id") is None or result.get("no_actuals"):
         return result
     verdict, requests = triage(url, result)
     result["triage"] = {"verdict": verdict.verdict, "summary": verdict.summary}

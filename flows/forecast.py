@@ -126,6 +126,7 @@ def _forecast(
     started: float,
 ) -> ForecastReport:
     mlflow_run_id = version = None
+    scope = sorted(restaurants) if restaurants else None  # a run of chosen restaurants only
     try:
         tracker = make_tracker(url, s) if track else None
         last_days = restaurant_last_days(url, restaurants)
@@ -157,6 +158,9 @@ def _forecast(
             if bridged:
                 panel = bridge_gaps(panel, bridged)
         log.info("panel: %d series × %d days", panel.n_series, len(panel.dates))
+        if scope:  # said on the run (the Runs page, the explorer): whose forecast, from when
+            own = f"{', '.join(scope)} alone, forecast from their own last day, {panel.end.date()}"
+            note = f"{own}; {note}" if note else own
         if tracker is None:
             result = _run(panel, config, s, None, reconciler)
         else:
@@ -204,6 +208,8 @@ def _forecast(
                 "stale_after_days": s.stale_after_days,
                 # forecast from the common origin anyway (FRYCAST_STALE_RESTAURANTS=forecast)
                 "bridged_restaurants": {r: str(d) for r, d in sorted(bridged.items())},
+                # the restaurants asked for (`--restaurant`); null: every active restaurant
+                "restaurants": scope,
             },
         )
         for said in (facts.get("folds_used"), facts.get("evaluation")):

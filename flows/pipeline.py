@@ -14,15 +14,21 @@ and published; a run is alive while its lock's session holds the lock (forecast.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 import psycopg
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.context import get_run_context
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
+from prefect.runtime import flow_run as prefect_flow_run
 
 from agents.reviewers import review
 from agents.schema import Verdict
 from flows.overrides import apply_overrides
+from frycast import progress
 from frycast.stages import stage
 from quality import checks as quality
 from warehouse.db import pipeline_url
@@ -75,16 +81,14 @@ def start_run(url: str, horizon: int, holder_pid: int | None = None) -> int:
     abandoned = fail_abandoned_runs(url, holder_pid=holder_pid)
     if abandoned:
         get_run_logger().warning("marked abandoned runs failed: %s", abandoned)
-    try:
-        flow_run = str(get_run_context().flow_run.id)
-    except Exception:  # noqa: BLE001 - outside a flow run (tests calling the task's fn)
-        flow_run = None
+    # inside a task, get_run_context() is the task's context, which has no flow_run: read the
+    # flow run's id from prefect.runtime (None outside a flow run, e.g. a test calling .fn)
     return open_run(
         url,
         horizon,
         {"pipeline": "forecast_pipeline"},
         backend_pid=holder_pid,
-        pipeline=flow_run,
+        pipeline=prefect_flow_run.id,
     )
 
 
@@ -137,6 +141,31 @@ def data_quality_review(url: str, run_id: int) -> Verdict:
     """The data-quality reviewer (a Claude agent with a key, the same rules offline)."""
     with stage("agent reviews"):
         return review("data_quality", url, run_id)[0]
+
+
+def _progress_to_prefect(run_id: int) -> progress.Listener:
+    """Each stage's start and end and the fits done, to the flow run's log (the terminal and the
+    Prefect UI) and to a progress artifact on the flow run: its bar is how far the current
+    counted step is, its description the latest message."""
+    logger = get_run_logger()
+    try:
+        artifact = create_progress_artifact(
+            0.0, key="forecast-progress", description=f"run {run_id}: starting"
+        )
+    except Exception:  # noqa: BLE001 - no Prefect API (a plain call): the log still tells
+        artifact = None
+    bar = [0.0]
+
+    def listen(message: str, fraction: float | None) -> None:
+        logger.info(message)
+        if artifact is None:
+            return
+        if fraction is not None:
+            bar[0] = round(100 * fraction, 1)
+        with suppress(Exception):  # a progress bar never fails a run
+            update_progress_artifact(artifact, bar[0], description=f"run {run_id}: {message}")
+
+    return listen
 
 
 @task
@@ -231,29 +260,32 @@ def forecast_pipeline(
     with pipeline_lock(url) as lock:
         before = published_run(url)
         run_id = start_run(url, horizon or s.horizon_days, lock.pid)
-        try:
-            built = dbt_build(url, WAREHOUSE_MODELS)
-            validate_data(url, run_id, built, s.stale_after_days)
-            dq = data_quality_review(url, run_id)
-            if not dq.go:
-                raise GateHalted(run_id, f"data-quality gate: {dq.summary}")
-            lock.check()  # a run that lost its lock writes and publishes nothing
-            report = forecast(url, run_id, options)
-            # planners' overrides in force, held in this run's served forecast
-            report["overrides"] = apply_overrides(url, run_id)
-            feature_advice(url, run_id)
-            marts = dbt_build(url, FORECAST_MARTS)
-            if not marts.success:
-                raise RuntimeError("forecast marts failed: " + "; ".join(marts.failures[:5]))
-            review = metric_review(url, run_id)
-            if not review.go:
-                raise GateHalted(run_id, f"metric gate: {review.summary}")
-            lock.check()
-            champion = publish(url, run_id)
-        except BaseException as exc:
-            finish_run(url, run_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:2000])
-            _artifact(url, run_id, before, failed=str(exc))
-            raise
+        with progress.listening(_progress_to_prefect(run_id)):
+            try:
+                built = dbt_build(url, WAREHOUSE_MODELS)
+                validate_data(url, run_id, built, s.stale_after_days)
+                dq = data_quality_review(url, run_id)
+                if not dq.go:
+                    raise GateHalted(run_id, f"data-quality gate: {dq.summary}")
+                lock.check()  # a run that lost its lock writes and publishes nothing
+                report = forecast(url, run_id, options)
+                # planners' overrides in force, held in this run's served forecast
+                report["overrides"] = apply_overrides(url, run_id)
+                feature_advice(url, run_id)
+                marts = dbt_build(url, FORECAST_MARTS)
+                if not marts.success:
+                    raise RuntimeError("forecast marts failed: " + "; ".join(marts.failures[:5]))
+                review = metric_review(url, run_id)
+                if not review.go:
+                    raise GateHalted(run_id, f"metric gate: {review.summary}")
+                lock.check()
+                champion = publish(url, run_id)
+            except BaseException as exc:
+                finish_run(
+                    url, run_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:2000]
+                )
+                _artifact(url, run_id, before, failed=str(exc))
+                raise
         snap = _snapshot(url, run_id)
         report["champion_version"] = champion
         _artifact(url, run_id, before, report=report, dq=dq, review=review, snap=snap)

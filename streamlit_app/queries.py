@@ -88,13 +88,32 @@ def accuracy_headline(run_id: int) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL)
-def nodes(level: str, search: str = "", limit: int = 200) -> list[str]:
+def nodes(level: str, search: str = "", limit: int = 200) -> dict[str, str]:
+    """A level's nodes whose key or name holds ``search`` (any case): {node_key: node_name},
+    by name. Every node that has sold, whether or not the published run forecasts it."""
     df = frame(
-        """select distinct node_key from marts.fct_forecast
-            where level = %s and node_key ilike %s order by node_key limit %s""",
-        (level, f"%{search}%", limit),
+        """select node_key, node_name from marts.dim_node
+            where level = %(level)s
+              and (node_key ilike %(like)s or node_name ilike %(like)s)
+            order by node_name, node_key limit %(limit)s""",
+        {"level": level, "like": f"%{search}%", "limit": limit},
     )
-    return df["node_key"].tolist()
+    return dict(zip(df["node_key"], df["node_name"], strict=True))
+
+
+@st.cache_data(ttl=TTL)
+def latest_run_with(level: str, node_key: str) -> dict | None:
+    """The newest succeeded run that forecasts a node the published run leaves out (a restaurant
+    whose data ends long before the others', forecast alone from its own last day)."""
+    df = frame(
+        """select r.run_id, r.history_end, r.message from marts.fct_runs r
+            where r.state = 'succeeded' and exists (
+                select 1 from marts.fct_forecast_by_run f
+                 where f.run_id = r.run_id and f.level = %s and f.node_key = %s)
+            order by r.run_id desc limit 1""",
+        (level, node_key),
+    )
+    return None if df.empty else df.iloc[0].to_dict()
 
 
 _NODE_FILTER = {

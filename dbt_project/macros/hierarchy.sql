@@ -46,3 +46,19 @@
         {%- endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- A level's node name for planners, as SQL over columns named as in marts.dim_node's `series`:
+    each id column's name (restaurant_name for restaurant_id, sku_name for sku_id) or the column
+    itself (region, product_group), joined with ' · '; the grand total's: 'Whole chain'. -#}
+{% macro hierarchy_node_name(level) -%}
+    {%- set names = {'restaurant_id': 'restaurant_name', 'sku_id': 'sku_name'} -%}
+    {%- if level['columns'] -%}
+        {%- set parts = [] -%}
+        {%- for column in level['columns'] -%}
+            {%- do parts.append(names.get(column, column)) -%}
+        {%- endfor -%}
+        {{- parts | join(" || ' · ' || ") -}}
+    {%- else -%}
+        'Whole chain'
+    {%- endif -%}
+{%- endmacro %}

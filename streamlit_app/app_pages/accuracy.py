@@ -3,7 +3,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ml.models import served_model
-from streamlit_app import charts, queries
+from streamlit_app import charts, display, queries
 from streamlit_app.app_pages._common import published_or_stop
 
 st.title("Accuracy")
@@ -24,7 +24,7 @@ else:
     )
 st.subheader("Backtest leaderboard")
 level = st.selectbox("Level", queries.LEVELS, index=len(queries.LEVELS) - 1)
-st.dataframe(board[board["level"] == level].drop(columns="level"), hide_index=True)
+display.show(board[board["level"] == level].drop(columns="level"))
 
 st.subheader("Gain from reconciliation (backtest MASE, base vs reconciled)")
 gain = board[board["model"].isin(["selected", served])]
@@ -40,7 +40,7 @@ by_level = queries.hindsight("level")
 if by_level.empty:
     st.info("No actuals after a published forecast's origin yet.")
 else:
-    st.dataframe(by_level, hide_index=True)
+    display.show(by_level)
     by_week = queries.hindsight("horizon")
     st.altair_chart(charts.lines(by_week, "horizon_week", "mae", "days"), width="stretch")
 
@@ -63,9 +63,8 @@ else:
     pct = ["value_added", "bias_statistical", "bias_adjusted"]
     shown = fva.drop(columns=["abs_error_statistical", "abs_error_adjusted"])
     shown[pct] = 100 * shown[pct]
-    st.dataframe(
+    display.show(
         shown,
-        hide_index=True,
         column_config={
             c: st.column_config.NumberColumn(c.replace("_", " ") + " (%)", format="%+.1f")
             for c in pct

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from streamlit_app import charts, queries
+from streamlit_app import charts, display, queries
 from streamlit_app.app_pages._common import pick_node, published_or_stop
 from warehouse.db import planner_url
 from warehouse.overrides_io import OverrideRefused, add_override
@@ -80,9 +80,8 @@ if holds:
         "The served forecast over these days if it is saved: this node held, the nodes that "
         "contain it and the ones inside it reconciled around it (with the overrides in force)."
     )
-    st.dataframe(
+    display.show(
         effect,
-        hide_index=True,
         column_config={
             "statistical": st.column_config.NumberColumn("statistical (units)", format="%,.0f"),
             "adjusted": st.column_config.NumberColumn("adjusted (units)", format="%,.0f"),
@@ -118,12 +117,11 @@ else:
         .map({True: "held", False: "not applied"})
         .fillna("pending (saved since the last application)")
     )
-    st.dataframe(
+    display.show(
         shown[
             ["override_id", "level", "node_key", "date_from", "date_to", "kind", "value",
              "reason", "author", "created_at", "expires_on", "in_served_forecast", "outcome"]
-        ],
-        hide_index=True,
+        ]
     )  # fmt: skip
 with st.expander("History: every change, retired and expired ones too"):
-    st.dataframe(queries.overrides(in_force_only=False), hide_index=True)
+    display.show(queries.overrides(in_force_only=False))

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from streamlit_app import queries
+from streamlit_app import display, queries
 
 st.title("Agents")
 runs = queries.runs()
@@ -39,9 +39,8 @@ def show(run_id: int) -> None:
             "nothing."
             + (f" This run's reviews cost ${total:,.4f} in all." if total == total else "")
         )
-        st.dataframe(
+        display.show(
             usage,
-            hide_index=True,
             column_config={
                 "cost_usd": st.column_config.NumberColumn("cost (US$)", format="$%.4f"),
                 "seconds": st.column_config.NumberColumn("wall time (s)", format="%.1f"),

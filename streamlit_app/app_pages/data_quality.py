@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from streamlit_app import queries
+from streamlit_app import display, queries
 
 st.title("Data quality")
 runs = queries.runs()
@@ -18,6 +18,6 @@ c2.metric("Failed critical", int((failed["severity"] == "critical").sum()))
 c3.metric("Failed warnings", int((failed["severity"] == "warning").sum()))
 source = st.radio("Source", ["all", "great_expectations", "dbt"], horizontal=True)
 shown = dq if source == "all" else dq[dq["source"] == source]
-st.dataframe(shown, hide_index=True)
+display.show(shown)
 st.subheader("Rejected lines from imports")
-st.dataframe(queries.rejected_rows(), hide_index=True)
+display.show(queries.rejected_rows())

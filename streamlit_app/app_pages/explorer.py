@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from ml.models import RULES
-from streamlit_app import charts, queries, tables
-from streamlit_app.app_pages._common import pick_node, published_or_stop
+from streamlit_app import charts, display, queries, tables
+from streamlit_app.app_pages._common import note_if_in_the_past, pick_node, published_or_stop
 
 st.title("Forecast explorer")
 run = published_or_stop()
@@ -19,10 +19,26 @@ runs = queries.runs()
 others = runs[(runs["status"] == "succeeded") & (runs["run_id"] != run["run_id"])]["run_id"]
 compare_run = st.selectbox("Compare with run", [None, *others.tolist()])
 
-fc = queries.node_forecast(level, node)
+fc, shown_run = queries.node_forecast(level, node), run
 if fc.empty:
-    st.warning("The published run has no forecast for this node.")
-    st.stop()
+    # a node the published run leaves out (a restaurant whose data ends long before the others'):
+    # the newest run that forecast it, from its own last day
+    other = queries.latest_run_with(level, node)
+    if other is None:
+        st.warning(
+            f"No run forecasts this node yet. The published run {run['run_id']} leaves it out "
+            "(its data ends long before the others'?); `frycast forecast --restaurant <id>` "
+            "forecasts such a restaurant alone, from its own last day."
+        )
+        st.stop()
+    shown_run = other
+    fc = queries.node_forecast(level, node, int(other["run_id"]))
+    st.info(
+        f"The published run {run['run_id']} leaves this node out: its data ends long before the "
+        f"others'. Shown: run {other['run_id']}, which forecast it alone from its own last day, "
+        f"{other['history_end']:%d %b %Y} (not published; it serves no other node)."
+    )
+note_if_in_the_past(shown_run["history_end"], shown_run["run_id"])
 start, end = fc["date"].min(), fc["date"].max()
 hist = queries.node_history(level, node, history_days)
 last_year = queries.node_actuals(level, node, start - tables.LAST_YEAR, end - tables.LAST_YEAR)
@@ -44,15 +60,15 @@ chart = charts.history_and_forecast(
 st.altair_chart(chart, width="stretch")
 st.caption(
     "Orange dashed lines: public holidays; green ticks: planned promotions. Grey dotted line and "
-    "`units_last_year`: the actuals of the same days last year, weekday-aligned (364 days "
-    "earlier); `vs_last_year_pct` is the forecast against them. Blank where a day (at week or "
+    "“same days last year”: the actuals of the same days last year, weekday-aligned (364 days "
+    "earlier); “vs last year” is the forecast against them. Blank where a day (at week or "
     "month grain: any day of the period) has no actual, never a total of fewer days."
 )
 if grain != "Day":
     st.caption(
         f"{grain} totals ({'Monday to Sunday' if grain == 'Week' else 'calendar months'}), "
         "dated by their first day. A period the data cuts short is marked partial (circled on "
-        "the chart) and `days` says how many days it holds. The 80 % band is shown at day grain "
+        "the chart) and “days” says how many days it holds. The 80 % band is shown at day grain "
         "only: the band of a sum is not the sum of the daily bands, and the marts keep none."
     )
 adjusted = queries.node_adjustment(level, node)
@@ -104,4 +120,4 @@ d2.download_button(
     file_name=f"{name}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 )
-st.dataframe(shown, hide_index=True)
+display.show(shown)

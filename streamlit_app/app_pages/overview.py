@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from streamlit_app import charts, queries
-from streamlit_app.app_pages._common import published_or_stop
+from streamlit_app import charts, display, queries
+from streamlit_app.app_pages._common import note_if_in_the_past, published_or_stop
 
 st.title("Overview")
 run = published_or_stop()
 st.caption(
-    f"Published run {run['run_id']} · history to {run['history_end']} · "
-    f"published {run['published_at']:%Y-%m-%d %H:%M} · reconciled with {run['reconciler']}"
+    f"Published run {run['run_id']} · data to {run['history_end']:%d %b %Y} · "
+    f"published {run['published_at']:%d %b %Y %H:%M} · reconciled with {run['reconciler']}"
 )
+note_if_in_the_past(run["history_end"], run["run_id"])
 
 head = queries.accuracy_headline(run["run_id"])
 served = head[head["what"] == "frycast (served)"]
@@ -37,14 +38,5 @@ for level, label in (("region", "Region"), ("product_group", "Product group")):
     df = queries.totals_by(level)
     left, right = st.columns([3, 2])
     left.altair_chart(charts.bars(df, "node_key", "next_12_months"), width="stretch")
-    right.dataframe(
-        df.rename(
-            columns={
-                "node_key": label,
-                "next_12_months": "next 12 months",
-                "last_12_months": "last 12 months",
-                "yoy_pct": "YoY %",
-            }
-        ),
-        hide_index=True,
-    )
+    with right:
+        display.show(df, column_config={"node_key": st.column_config.TextColumn(label)})

@@ -5,10 +5,18 @@ data-quality halt, idempotent re-runs, and drift detection."""
 from __future__ import annotations
 
 import csv
+import re
 from datetime import timedelta
+from uuid import UUID
 
 import numpy as np
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.logging.handlers import APILogHandler
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
@@ -104,6 +112,37 @@ def test_the_pipeline_publishes_complete_coherent_marts(warehouse, first):
     )
     assert owners == [(OWNER,)]
     assert published_run(warehouse) == first["run_id"]
+    # the run names its Prefect flow run (the Runs page links to it): one the server knows
+    pipeline = scalar(
+        warehouse,
+        "select pipeline from forecast.forecast_runs where run_id = %s",
+        (first["run_id"],),
+    )
+    APILogHandler().flush()  # the run's logs reach the API in batches: send what is queued
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(UUID(pipeline)).name  # raises ObjectNotFound if unknown
+        # its progress is in its log (the terminal shows the same) and in a progress artifact
+        only_this = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(pipeline)]))
+        logs, page = [], None
+        while page is None or len(page) == 200:  # the API returns at most 200 a request
+            page = client.read_logs(only_this, limit=200, offset=len(logs))
+            logs += [log.message for log in page]
+        # (the raw endpoint: this client's read_artifacts sends null filters the server refuses)
+        bars = client.request(
+            "POST",
+            "/artifacts/filter",
+            json={
+                "artifacts": {
+                    "key": {"any_": ["forecast-progress"]},
+                    "flow_run_id": {"any_": [pipeline]},
+                }
+            },
+        ).json()
+    for said in ("backtest …", "train + forecast …", "reconcile done in", "write"):
+        assert any(m.startswith(said) or said in m for m in logs), (said, logs)
+    done = [m for m in logs if re.fullmatch(r"backtest: (\d+)/\1 fits done \(.+ series\)", m)]
+    assert done, logs  # every fit of a backtest counted, the last one said
+    assert [(b["type"], b["data"]) for b in bars] == [("progress", 100.0)]
     # succeeded and published; its registered model is now the champion
     run_id, status, published, version, state, _ = _last_run(warehouse)
     assert (run_id, status, published, state) == (first["run_id"], "succeeded", True, "succeeded")
@@ -394,6 +433,12 @@ def test_drift_is_found_on_a_shifted_series_and_not_on_an_unchanged_one(warehous
     end = scalar(
         warehouse, "select history_end from forecast.forecast_runs where run_id = %s", (served,)
     )
+    # GIVEN no actuals after the origin yet THEN the check says so, and no triage says "keep"
+    reviews = "select count(*) from forecast.agent_reviews where agent = 'drift'"
+    triaged = scalar(warehouse, reviews)
+    early = drift_check(url=warehouse)
+    assert early["summary"] == f"no new actuals yet: none after {end} (run {served})"
+    assert "triage" not in early and scalar(warehouse, reviews) == triaged
     # new actuals for 21 days: each series sells a Poisson draw around its forecast (no change),
     # except the busiest series, which sells three times that
     rows = query(

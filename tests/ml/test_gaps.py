@@ -86,6 +86,30 @@ def test_by_default_a_stale_restaurant_is_left_out(stale_warehouse):
     assert keys == [("R0001",)]
 
 
+def test_a_stale_restaurant_asked_for_alone_is_forecast_from_its_own_last_day(stale_warehouse):
+    # WHEN the stale restaurant is forecast alone (`frycast forecast --restaurant R0002`, what
+    # `make demo` does with the London data)
+    report = run_forecast(
+        stale_warehouse, Settings(FRYCAST_N_JOBS=1), restaurants=["R0002"], track=False, **CHEAP
+    )
+    last = _last_day(stale_warehouse, "R0002")
+    # THEN its forecast starts the day after its own last day, and the run says so
+    days = query(
+        stale_warehouse,
+        "select distinct restaurant_id, min(forecast_date) from forecast.forecast_values"
+        " where run_id = %s and level = 'restaurant_sku' group by 1",
+        (report.run_id,),
+    )
+    assert days == [("R0002", last + timedelta(days=1))]
+    end, config, message = query(
+        stale_warehouse,
+        "select history_end, config, message from forecast.forecast_runs where run_id = %s",
+        (report.run_id,),
+    )[0]
+    assert end == last and config["restaurants"] == ["R0002"]
+    assert message == f"R0002 alone, forecast from their own last day, {last}"
+
+
 def test_a_stale_restaurant_can_be_forecast_from_the_common_origin(stale_warehouse):
     settings = Settings(FRYCAST_N_JOBS=1, FRYCAST_STALE_RESTAURANTS="forecast")
     report = run_forecast(stale_warehouse, settings, track=False, reconciler="bottom_up", **CHEAP)

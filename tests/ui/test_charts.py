@@ -53,3 +53,26 @@ def test_a_week_grain_chart_drops_the_band_circles_cut_weeks_and_draws_last_year
     # circled: the cut first and last week of the history and of the forecast
     circled = spec["datasets"][spec["layer"][3]["data"]["name"]]
     assert len(circled) == int(weeks["partial"].sum() + table["partial"].sum()) == 4
+
+
+def test_the_time_axis_names_years_and_tooltips_use_the_tables_headers_and_rounding():
+    history = pd.DataFrame({"date": pd.date_range("2025-12-01", periods=31), "units": 10.0})
+    forecast = pd.DataFrame(
+        {"date": pd.date_range("2026-01-01", periods=14), "yhat": 1234.5678,
+         "yhat_lo80": 1000.25, "yhat_hi80": 1500.75}
+    )  # fmt: skip
+    spec = charts.history_and_forecast(history, forecast).to_dict()
+    for layer in spec["layer"]:
+        x = layer["encoding"]["x"]
+        assert x["axis"]["format"] == "%b %Y"  # "Jan 2026", never a month without its year
+    tips = {t["field"]: t for t in spec["layer"][2]["encoding"]["tooltip"]}
+    assert tips["date"]["format"] == "%a %d %b %Y"
+    assert (tips["yhat"]["title"], tips["yhat"]["format"]) == ("forecast (units)", ",.0f")
+    assert tips["yhat_lo80"]["title"] == "low (80 %)"
+    bars = charts.bars(
+        pd.DataFrame({"node_key": ["North"], "next_12_months": [1234567.8]}),
+        "node_key",
+        "next_12_months",
+    ).to_dict()
+    assert bars["encoding"]["y"]["title"] == "next 12 months (units)"
+    assert {t["title"] for t in bars["encoding"]["tooltip"]} == {"code", "next 12 months (units)"}

@@ -4,9 +4,6 @@ AppTest (no exceptions, the right numbers), then every page in headless Chromium
 from __future__ import annotations
 
 import io
-import os
-import shutil
-from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -18,15 +15,14 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from flows.pipeline import forecast_pipeline
+from frycast.settings import get_settings, kept_environ
 from ingest.seed import seed
 from streamlit_app.serve import running_app
 from tests.conftest import _clone, _drop, _with_db, query, scalar
 from tests.ml.conftest import TINY
+from tests.ui.conftest import CHROMIUM, SHOTS, dashboard_reads, page
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGES = ROOT / "streamlit_app" / "app_pages"
 CHEAP = {"folds": 3, "fold_horizon": 28, "models": ["snaive", "weekday_mean", "lightgbm"]}
-SHOTS = ROOT / "screenshots"  # git-ignored
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +30,13 @@ def warehouse(server_url, template_db, tmp_path_factory):
     name = _clone(server_url, template_db, "frycast_ui")
     url = _with_db(server_url, name)
     seed(url, TINY)
-    old = {k: os.environ.get(k) for k in ("DATABASE_URL", "FRYCAST_MLFLOW_ARTIFACTS")}
-    os.environ["FRYCAST_MLFLOW_ARTIFACTS"] = tmp_path_factory.mktemp("mlartifacts").as_uri()
-    from frycast.settings import get_settings
-
-    get_settings.cache_clear()
-    with prefect_test_harness(server_startup_timeout=120):
-        forecast_pipeline(url=url, **CHEAP)
-    os.environ["DATABASE_URL"] = url  # the dashboard reads the configured warehouse
-    get_settings.cache_clear()
-    yield url
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    artifacts = tmp_path_factory.mktemp("mlartifacts").as_uri()
+    with kept_environ([], {"FRYCAST_MLFLOW_ARTIFACTS": artifacts}):
+        get_settings.cache_clear()
+        with prefect_test_harness(server_startup_timeout=120):
+            forecast_pipeline(url=url, **CHEAP)
+        with dashboard_reads(url):  # the dashboard reads the configured warehouse
+            yield url
     get_settings.cache_clear()
     _drop(server_url, name)
 
@@ -68,13 +56,6 @@ def downloads(monkeypatch):
     return lambda button: stores[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
 
 
-def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 def test_overview_shows_the_published_run_and_its_accuracy(warehouse):
     at = page("overview")
     run_id, mase = query(
@@ -90,7 +71,7 @@ def test_overview_shows_the_published_run_and_its_accuracy(warehouse):
     assert metrics["Backtest MASE (restaurant × SKU)"] == f"{mase:.3f}"
     total = scalar(warehouse, "select sum(yhat) from marts.fct_forecast where level = 'region'")
     regions = at.dataframe[0].value
-    assert regions["next 12 months"].sum() == pytest.approx(total, rel=1e-3)
+    assert regions["next_12_months"].sum() == pytest.approx(total, rel=1e-3)
     assert "data_quality" in " ".join(m.value for m in at.markdown)
 
 
@@ -186,9 +167,6 @@ def test_accuracy_data_quality_agents_drift_and_runs_render(warehouse):
         "'asked') from forecast.forecast_runs order by run_id desc limit 1",
     )
     assert used is not None and shown.iloc[0]["backtest_folds"] == used
-
-
-CHROMIUM = shutil.which("chromium")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by .ci/run")
