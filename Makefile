@@ -52,8 +52,8 @@ demo: setup  ## set up, start the warehouse and the Prefect UI, seed the demo ti
 	$(RUN) frycast summary
 	@echo
 	@echo "Where to look:"
-	@echo "  SQL:        psql \"$$($(RUN) frycast warehouse up --login reader)\" -c \"select level, node_key, forecast_date, yhat, yhat_lo80, yhat_hi80 from marts.fct_forecast where level = 'chain' limit 10\""
-	@echo "  accuracy:   ... -c 'select level, model, avg(mase) from marts.fct_forecast_accuracy group by 1, 2 order by 1, 3'"
+	@echo "  SQL:        psql \"$$($(RUN) frycast warehouse up --login reader)\" -c \"select level, node_key, forecast_date, round(yhat) as units, round(yhat_lo80) as low_80, round(yhat_hi80) as high_80 from marts.fct_forecast where level = 'chain' order by forecast_date limit 10\""
+	@echo "  accuracy:   ... -c 'select level, model, round(avg(mase)::numeric, 3) as mase from marts.fct_forecast_accuracy where published group by 1, 2 order by 1, 3'"
 	@echo "  runs:       ... -c 'select run_id, status, published, history_end from forecast.forecast_runs'"
 	@echo "  dashboard:  make ui   (http://127.0.0.1:8501)"
 	@echo "  Prefect UI: http://127.0.0.1:4200 (running: the demo's runs, their steps, logs and progress; make prefect-ui after a restart, frycast prefect-server --stop to stop it)"

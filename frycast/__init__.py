@@ -9,3 +9,6 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# MLflow 3 reads DO_NOT_TRACK only when it is "true" (mlflow/telemetry/utils.py), not "1": its
+# own switch, for the client and for `frycast mlflow-ui`'s server and UI
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -199,6 +199,17 @@ def test_overview_drift_and_runs_speak_a_planners_language(warehouse):
         "Latest pipeline run in the Prefect UI (its steps, logs and progress): "
         f"[run {published}](http://127.0.0.1:4200/runs/flow-run/{flow_run})"
     ]
+    # the latest run is the restaurant forecast alone, which no data-quality check validated:
+    # the page says so (it raised a KeyError on the empty result before)
+    dq = page("data_quality")
+    assert dq.selectbox[0].value == warehouse["alone"]
+    assert any(f"Run {warehouse['alone']} has no data-quality checks" in i.value for i in dq.info)
+    dq.selectbox[0].select(published).run()
+    assert not dq.exception
+    checks = {m.label: m.value for m in dq.metric}["Checks"]
+    assert int(checks) == scalar(
+        url, "select count(*) from forecast.dq_results where run_id = %s", (published,)
+    )
     message = scalar(url, "select message from forecast.forecast_runs where run_id = %s",
                      (warehouse["alone"],))  # fmt: skip
     assert message.startswith(f"{STALE} alone, forecast from their own last day")
